@@ -1,0 +1,51 @@
+// The demo HTTP application every day serves, on Boost.Beast.
+//
+//   GET /            200, body "worker SLOT pid PID", header X-Worker-Pid
+//   GET /work?ms=N   burns N ms of CPU time, then answers as /
+//   with --demo-faults only (404 otherwise):
+//   GET /crash       abort()
+//   GET /exit?code=N answers, then exits with status N
+//   GET /leak?mb=N   allocates and touches N MiB, kept until the process ends
+//   GET /hang        blocks the event loop forever
+//
+// Connections are kept alive as HTTP/1.1 asks. The request path allocates
+// nothing per request beyond what Beast's parser needs.
+#pragma once
+
+#include <boost/asio/io_context.hpp>
+
+#include <cstddef>
+#include <memory>
+
+namespace band::common {
+
+struct demo_options {
+  unsigned slot = 0;
+  bool faults = false;  // serve /crash, /exit, /leak and /hang
+};
+
+class demo_server {
+ public:
+  // Starts accepting on `listen_fd`, a listening socket that the server takes
+  // over (closing it when stopped or destroyed).
+  demo_server(boost::asio::io_context& context, int listen_fd, demo_options options);
+  ~demo_server();
+  demo_server(const demo_server&) = delete;
+  demo_server& operator=(const demo_server&) = delete;
+
+  // Closes the listening socket; open connections go on.
+  void stop_accepting();
+  // Closes the connections that wait for a request; those serving one go on.
+  void close_idle_connections();
+  // Closes the listening socket and every connection.
+  void stop();
+
+  std::size_t connection_count() const noexcept;
+
+  class impl;
+
+ private:
+  std::shared_ptr<impl> impl_;
+};
+
+}  // namespace band::common

@@ -1,0 +1,25 @@
+// Parsers for command-line values. Each throws std::invalid_argument with a
+// message that names the value and says what is expected.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <string>
+#include <string_view>
+
+namespace band::common {
+
+// "250ms", "2s", "5m", "1h"; a bare number is seconds. Must be positive.
+std::chrono::milliseconds parse_duration(std::string_view text);
+
+// A whole number from `min` to `max`.
+std::uint64_t parse_count(std::string_view text, std::uint64_t min, std::uint64_t max);
+
+// A size in bytes from "512M", "512MiB", "1G", "64K" (binary units: K = 1024);
+// a bare number is MiB. Must be positive.
+std::uint64_t parse_size(std::string_view text);
+
+// "1.5s", "250ms", "2m": the shortest exact form of a duration, for messages.
+std::string format_duration(std::chrono::milliseconds duration);
+
+}  // namespace band::common
