@@ -137,7 +137,7 @@ class demo_server::impl : public std::enable_shared_from_this<impl> {
 class demo_session : public std::enable_shared_from_this<demo_session> {
  public:
   demo_session(std::shared_ptr<demo_server::impl> server, tcp::socket socket)
-      : server_(std::move(server)), socket_(std::move(socket)) {
+      : server_(std::move(server)), socket_(std::move(socket)), sleep_timer_(socket_.get_executor()) {
     server_->sessions.push_front(this);
     position_ = server_->sessions.begin();
     response_.set(http::field::server, "band");
@@ -153,6 +153,7 @@ class demo_session : public std::enable_shared_from_this<demo_session> {
 
   void close() {
     boost::system::error_code ignored;
+    sleep_timer_.cancel();
     socket_.shutdown(tcp::socket::shutdown_both, ignored);
     socket_.close(ignored);
   }
@@ -177,8 +178,7 @@ class demo_session : public std::enable_shared_from_this<demo_session> {
       response_.keep_alive(false);
       return write_response();
     }
-    handle_request(parser_->get());
-    write_response();
+    if (handle_request(parser_->get()) == reply::now) write_response();
   }
 
   void write_response() {
@@ -194,11 +194,15 @@ class demo_session : public std::enable_shared_from_this<demo_session> {
     response_.body().assign(body);
   }
 
-  void handle_request(const http::request<http::empty_body>& request) {
+  enum class reply { now, later };
+
+  // Fills in the response. Returns reply::later when a timer writes it.
+  reply handle_request(const http::request<http::empty_body>& request) {
     response_.version(request.version());
     response_.keep_alive(request.keep_alive());
     if (request.method() != http::verb::get) {
-      return respond(http::status::method_not_allowed, "only GET is served\n");
+      respond(http::status::method_not_allowed, "only GET is served\n");
+      return reply::now;
     }
 
     const std::string_view target = request.target();
@@ -206,6 +210,12 @@ class demo_session : public std::enable_shared_from_this<demo_session> {
     const std::string_view path = target.substr(0, question);
     const std::string_view query = question == std::string_view::npos ? std::string_view{} : target.substr(question + 1);
 
+    if (path == "/sleep") return handle_sleep(query);
+    route(path, query);
+    return reply::now;
+  }
+
+  void route(std::string_view path, std::string_view query) {
     if (path == "/") return respond(http::status::ok, server_->root_body());
     if (path == "/work") {
       const auto ms = parse_unsigned(query_value(query, "ms"), max_work_ms);
@@ -226,6 +236,21 @@ class demo_session : public std::enable_shared_from_this<demo_session> {
       }
     }
     respond(http::status::not_found, "not found\n");
+  }
+
+  reply handle_sleep(std::string_view query) {
+    const auto ms = parse_unsigned(query_value(query, "ms"), max_work_ms);
+    if (!ms) {
+      respond(http::status::bad_request, "/sleep needs ms=N with N from 0 to 60000\n");
+      return reply::now;
+    }
+    respond(http::status::ok, server_->root_body());
+    sleep_timer_.expires_after(std::chrono::milliseconds(*ms));
+    sleep_timer_.async_wait([self = shared_from_this()](boost::system::error_code ec) {
+      if (ec) return self->close();
+      self->write_response();
+    });
+    return reply::later;
   }
 
   void handle_exit(std::string_view query) {
@@ -254,6 +279,7 @@ class demo_session : public std::enable_shared_from_this<demo_session> {
   boost::beast::flat_buffer buffer_;
   std::optional<http::request_parser<http::empty_body>> parser_;
   http::response<http::string_body> response_;
+  asio::steady_timer sleep_timer_;
   bool idle_ = true;
 };
 

@@ -1,6 +1,8 @@
 #include "band/common/parse.hpp"
 
 #include <charconv>
+#include <cstdio>
+#include <iterator>
 #include <stdexcept>
 #include <string>
 
@@ -72,6 +74,20 @@ std::uint64_t parse_size(std::string_view text) {
     throw std::invalid_argument("invalid size '" + std::string(text) + "': expected " + std::string(expected));
   }
   return number * bytes_per_unit;
+}
+
+std::string format_size(std::uint64_t bytes) {
+  constexpr const char* units[] = {"KiB", "MiB", "GiB", "TiB"};
+  if (bytes < 1024) return std::to_string(bytes) + " bytes";
+  double value = static_cast<double>(bytes) / 1024;
+  std::size_t unit = 0;
+  while (value >= 1024 && unit + 1 < std::size(units)) {
+    value /= 1024;
+    ++unit;
+  }
+  char text[32];
+  std::snprintf(text, sizeof text, "%.1f %s", value, units[unit]);
+  return text;
 }
 
 std::string format_duration(std::chrono::milliseconds duration) {

@@ -1,7 +1,10 @@
 // The demo HTTP application every day serves, on Boost.Beast.
 //
 //   GET /            200, body "worker SLOT pid PID", header X-Worker-Pid
-//   GET /work?ms=N   burns N ms of CPU time, then answers as /
+//   GET /work?ms=N   burns N ms of CPU time, then answers as /; the event
+//                    loop is blocked meanwhile, as in a CPU-bound handler
+//   GET /sleep?ms=N  answers as / after N ms on a timer; the event loop goes
+//                    on serving, as while a handler waits for a database
 //   with --demo-faults only (404 otherwise):
 //   GET /crash       abort()
 //   GET /exit?code=N answers, then exits with status N

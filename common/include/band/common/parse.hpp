@@ -19,7 +19,10 @@ std::uint64_t parse_count(std::string_view text, std::uint64_t min, std::uint64_
 // a bare number is MiB. Must be positive.
 std::uint64_t parse_size(std::string_view text);
 
-// "1.5s", "250ms", "2m": the shortest exact form of a duration, for messages.
+// "612.4 MiB", "1.0 GiB", "512 bytes": a size for messages.
+std::string format_size(std::uint64_t bytes);
+
+// "1500ms", "2s", "5m": the shortest exact form of a duration, for messages.
 std::string format_duration(std::chrono::milliseconds duration);
 
 }  // namespace band::common
