@@ -6,6 +6,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include <sched.h>
 #include <sys/prctl.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -27,7 +28,13 @@ constexpr auto fork_retry_delay = std::chrono::seconds(1);
 
 }  // namespace
 
+// The CPUs this process may run on: fewer than the machine has under taskset
+// or a cgroup cpuset. A CPU quota (docker --cpus) does not show here.
 unsigned online_cpus() {
+  cpu_set_t allowed;
+  if (::sched_getaffinity(0, sizeof allowed, &allowed) == 0 && CPU_COUNT(&allowed) > 0) {
+    return static_cast<unsigned>(CPU_COUNT(&allowed));
+  }
   const long count = ::sysconf(_SC_NPROCESSORS_ONLN);
   return count > 0 ? static_cast<unsigned>(count) : 1;
 }
@@ -37,14 +44,19 @@ master::master(const options& options, worker_function function)
       function_(std::move(function)),
       listener_(common::listener::open(options.listen, {.backlog = options.backlog})),
       signals_(context_, SIGCHLD, SIGTERM, SIGINT),
+      hangup_signal_(context_, SIGHUP),
       stop_timer_(context_),
       fork_retry_timer_(context_),
       slots_(options.workers == 0 ? online_cpus() : options.workers) {}
 
+// NOTE: every worker accepts on the one inherited socket, so the kernel picks
+// which worker gets a connection; day 03 measures the alternatives. No health
+// check watches memory or frozen event loops before day 02.
 int master::run() {
   spdlog::info("listening on {}", common::to_string(listener_.local_endpoint()));
   spdlog::info("starting {} workers", slots_.size());
   wait_for_signal();
+  ignore_hangups();
   spawn_missing_workers();
   context_.run();
   spdlog::info("all workers stopped; exiting");
@@ -60,6 +72,16 @@ void master::wait_for_signal() {
     if (signal_number == SIGCHLD) handle_sigchld();
     else handle_stop_signal(signal_number);
     wait_for_signal();
+  });
+}
+
+// NOTE: SIGHUP is logged and ignored until day 04 makes it a rolling reload,
+// so closing the terminal leaves the band running.
+void master::ignore_hangups() {
+  hangup_signal_.async_wait([this](boost::system::error_code ec, int) {
+    if (ec) return;
+    spdlog::info("received SIGHUP; ignoring it, as reloads come on day 04");
+    ignore_hangups();
   });
 }
 
@@ -93,6 +115,8 @@ void master::reap_children() {
     if (stopping_) {
       spdlog::info("worker {} pid {} {}", index, pid, description);
     } else {
+      // TODO: day 02 adds a backoff. A worker that dies as it starts is
+      // replaced as fast as fork() allows, forever.
       spdlog::warn("worker {} pid {} {}; replacing it", index, pid, description);
     }
   }
@@ -132,14 +156,17 @@ bool master::spawn_worker(unsigned slot_index) {
     // Drop the master's signal handlers; the worker installs its own.
     boost::system::error_code ignored;
     signals_.clear(ignored);
+    hangup_signal_.clear(ignored);
     // Die with the master, even when it is killed with SIGKILL. If the master
     // died before prctl() took effect, the parent is already someone else.
     ::prctl(PR_SET_PDEATHSIG, SIGKILL);
     if (::getppid() != master_pid) ::_exit(1);
     // Ctrl-C in a terminal signals the whole process group. The master
     // answers it by stopping the workers, so a worker ignores SIGINT and
-    // never dies of it before the master has begun the stop.
+    // never dies of it before the master has begun the stop. SIGHUP from a
+    // closed terminal likewise reaches them all, and the master ignores it.
     ::signal(SIGINT, SIG_IGN);
+    ::signal(SIGHUP, SIG_IGN);
     common::setup_logging(common::worker_role(slot_index));
     ::sigprocmask(SIG_SETMASK, &previous_mask, nullptr);
     run_worker_process(slot_index, listener_.fd(), function_);
@@ -165,7 +192,7 @@ bool master::spawn_worker(unsigned slot_index) {
 void master::handle_stop_signal(int signal_number) {
   const auto name = common::signal_name(signal_number);
   if (stopping_) {
-    spdlog::warn("received {} again; killing the workers now", name);
+    spdlog::warn("received {} during the stop; killing the workers now", name);
     return kill_survivors("a second " + name);
   }
 

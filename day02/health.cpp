@@ -49,6 +49,10 @@ void master::check_memory(unsigned index) {
   const pid_t pid = slots_[index]->child.pid();
   std::optional<common::memory_usage> usage;
   try {
+    // RSS bounds both USS and PSS from above, and statm is far cheaper to
+    // read than smaps_rollup: most checks of a healthy worker end here.
+    const auto resident = common::read_resident_bytes(pid);
+    if (!resident || *resident <= options_.max_memory) return;
     usage = common::read_memory_usage(pid);
   } catch (const std::exception& error) {
     spdlog::error("worker {} pid {}: cannot read its memory: {}", index, pid, error.what());

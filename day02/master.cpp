@@ -6,6 +6,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include <sched.h>
 #include <sys/prctl.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -40,7 +41,13 @@ std::chrono::milliseconds since(monotonic_clock::time_point start) {
 
 }  // namespace
 
+// The CPUs this process may run on: fewer than the machine has under taskset
+// or a cgroup cpuset. A CPU quota (docker --cpus) does not show here.
 unsigned online_cpus() {
+  cpu_set_t allowed;
+  if (::sched_getaffinity(0, sizeof allowed, &allowed) == 0 && CPU_COUNT(&allowed) > 0) {
+    return static_cast<unsigned>(CPU_COUNT(&allowed));
+  }
   const long count = ::sysconf(_SC_NPROCESSORS_ONLN);
   return count > 0 ? static_cast<unsigned>(count) : 1;
 }
@@ -51,6 +58,7 @@ master::master(const options& options, worker_function function)
       listener_(common::listener::open(options.listen, {.backlog = options.backlog})),
       table_(options.workers == 0 ? online_cpus() : options.workers),
       signals_(context_, SIGCHLD, SIGTERM, SIGINT),
+      hangup_signal_(context_, SIGHUP),
       stop_timer_(context_),
       fork_retry_timer_(context_),
       health_timer_(context_),
@@ -58,10 +66,13 @@ master::master(const options& options, worker_function function)
   for (std::size_t index = 0; index < table_.size(); ++index) slots_.push_back(std::make_unique<slot>(context_));
 }
 
+// NOTE: every worker accepts on the one inherited socket, so the kernel picks
+// which worker gets a connection; day 03 measures the alternatives.
 int master::run() {
   spdlog::info("listening on {}", common::to_string(listener_.local_endpoint()));
   spdlog::info("starting {} workers", slots_.size());
   wait_for_signal();
+  ignore_hangups();
   spawn_missing_workers();
   schedule_health_check();
   context_.run();
@@ -79,6 +90,16 @@ void master::wait_for_signal() {
     if (signal_number == SIGCHLD) handle_sigchld();
     else handle_stop_signal(signal_number);
     wait_for_signal();
+  });
+}
+
+// NOTE: SIGHUP is logged and ignored until day 04 makes it a rolling reload,
+// so closing the terminal leaves the band running.
+void master::ignore_hangups() {
+  hangup_signal_.async_wait([this](boost::system::error_code ec, int) {
+    if (ec) return;
+    spdlog::info("received SIGHUP; ignoring it, as reloads come on day 04");
+    ignore_hangups();
   });
 }
 
@@ -180,6 +201,7 @@ bool master::spawn_worker(unsigned index) {
     // Drop the master's signal handlers and its pidfds of the other workers.
     boost::system::error_code ignored;
     signals_.clear(ignored);
+    hangup_signal_.clear(ignored);
     for (auto& other : slots_) other->child.reaped();
     // Die with the master, even when it is killed with SIGKILL. If the master
     // died before prctl() took effect, the parent is already someone else.
@@ -187,8 +209,10 @@ bool master::spawn_worker(unsigned index) {
     if (::getppid() != master_pid) ::_exit(1);
     // Ctrl-C in a terminal signals the whole process group. The master
     // answers it by stopping the workers, so a worker ignores SIGINT and
-    // never dies of it before the master has begun the stop.
+    // never dies of it before the master has begun the stop. SIGHUP from a
+    // closed terminal likewise reaches them all, and the master ignores it.
     ::signal(SIGINT, SIG_IGN);
+    ::signal(SIGHUP, SIG_IGN);
     common::setup_logging(common::worker_role(index));
     ::sigprocmask(SIG_SETMASK, &previous_mask, nullptr);
     run_worker_process(index, listener_.fd(), table_[index], heartbeat_interval(options_), function_);
@@ -218,7 +242,7 @@ bool master::spawn_worker(unsigned index) {
 void master::handle_stop_signal(int signal_number) {
   const auto name = common::signal_name(signal_number);
   if (stopping_) {
-    spdlog::warn("received {} again; killing the workers now", name);
+    spdlog::warn("received {} during the stop; killing the workers now", name);
     return kill_survivors("a second " + name);
   }
   spdlog::info("received {}; stopping {} workers", name, live_workers());

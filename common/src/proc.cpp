@@ -53,14 +53,15 @@ memory_usage parse_smaps_rollup(std::string_view text) {
   return usage;
 }
 
-std::optional<memory_usage> read_memory_usage(pid_t pid) {
-  const std::string path = "/proc/" + std::to_string(pid) + "/smaps_rollup";
+namespace {
+
+// Reads a whole /proc file. Returns nullopt when the process is gone.
+std::optional<std::string> read_proc_file(const std::string& path) {
   const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
   if (fd < 0) {
     if (errno == ENOENT || errno == ESRCH) return std::nullopt;
     throw std::system_error(errno, std::generic_category(), "open " + path);
   }
-  // The rollup is about 1 KiB; read until end of file in case it grows.
   std::string text;
   char buffer[4096];
   for (;;) {
@@ -78,8 +79,31 @@ std::optional<memory_usage> read_memory_usage(pid_t pid) {
     }
     break;
   }
-  if (text.empty()) return std::nullopt;
-  return parse_smaps_rollup(text);
+  return text;
+}
+
+}  // namespace
+
+std::optional<std::uint64_t> read_resident_bytes(pid_t pid) {
+  const std::string path = "/proc/" + std::to_string(pid) + "/statm";
+  const auto text = read_proc_file(path);
+  if (!text) return std::nullopt;
+  // "size resident shared text lib data dt", in pages.
+  std::string_view fields = *text;
+  const auto space = fields.find(' ');
+  std::uint64_t pages = 0;
+  const auto [end, error] = std::from_chars(fields.data() + space + 1, fields.data() + fields.size(), pages);
+  if (space == std::string_view::npos || error != std::errc{}) {
+    throw std::runtime_error("unexpected content in " + path + ": '" + *text + "'");
+  }
+  return pages * static_cast<std::uint64_t>(::sysconf(_SC_PAGESIZE));
+}
+
+std::optional<memory_usage> read_memory_usage(pid_t pid) {
+  const auto text = read_proc_file("/proc/" + std::to_string(pid) + "/smaps_rollup");
+  // A zombie's smaps_rollup is empty.
+  if (!text || text->empty()) return std::nullopt;
+  return parse_smaps_rollup(*text);
 }
 
 }  // namespace band::common

@@ -2,7 +2,7 @@
 //
 //   2026-12-04 20:30:01.123 info    [master pid 4120] listening on 127.0.0.1:8080
 //   2026-12-04 20:30:01.131 warning [master pid 4120] worker 1 pid 4122 killed by SIGKILL; replacing it
-//   2026-12-04 20:30:01.135 info    [worker 1 pid 4130] serving
+//   2026-12-04 20:30:05.412 info    [worker 1 pid 4130] received SIGTERM; stopping
 //
 // The bracket names who writes the line; a message about another process
 // names it as "worker SLOT pid PID".
