@@ -99,17 +99,23 @@ class demo_server::impl : public std::enable_shared_from_this<impl> {
     const auto pid = std::to_string(::getpid());
     pid_text_ = pid;
     root_body_ = "worker " + std::to_string(options.slot) + " pid " + pid + "\n";
-    // Asio needs the address family of the socket it adopts; read it from
-    // the socket itself.
+    if (listen_fd < 0) return;
+    acceptor_.assign(socket_protocol(listen_fd), listen_fd);
+  }
+
+  // Asio needs the address family of a socket it adopts; read it from the
+  // socket itself.
+  static tcp socket_protocol(int fd) {
     sockaddr_storage address{};
     socklen_t size = sizeof address;
-    if (::getsockname(listen_fd, reinterpret_cast<sockaddr*>(&address), &size) != 0) {
-      throw std::system_error(errno, std::generic_category(), "getsockname on the listening socket");
+    if (::getsockname(fd, reinterpret_cast<sockaddr*>(&address), &size) != 0) {
+      throw std::system_error(errno, std::generic_category(), "getsockname on an adopted socket");
     }
-    boost::system::error_code ec;
-    acceptor_.assign(address.ss_family == AF_INET6 ? tcp::v6() : tcp::v4(), listen_fd, ec);
-    if (ec) throw boost::system::system_error(ec, "adopting the listening socket");
+    return address.ss_family == AF_INET6 ? tcp::v6() : tcp::v4();
   }
+
+  void start_session(tcp::socket socket);
+  asio::any_io_executor executor() { return acceptor_.get_executor(); }
 
   void do_accept();
   void stop_accepting() {
@@ -144,7 +150,10 @@ class demo_session : public std::enable_shared_from_this<demo_session> {
     response_.set(http::field::content_type, "text/plain");
     response_.set("X-Worker-Pid", server_->pid_text());
   }
-  ~demo_session() { server_->sessions.erase(position_); }
+  ~demo_session() {
+    server_->sessions.erase(position_);
+    if (auto* stats = server_->options().stats) stats->active.fetch_sub(1, std::memory_order_relaxed);
+  }
 
   void start() { read_request(); }
 
@@ -182,6 +191,7 @@ class demo_session : public std::enable_shared_from_this<demo_session> {
   }
 
   void write_response() {
+    if (auto* stats = server_->options().stats) stats->requests.fetch_add(1, std::memory_order_relaxed);
     response_.prepare_payload();
     http::async_write(socket_, response_, [self = shared_from_this()](boost::system::error_code ec, std::size_t) {
       if (ec || !self->response_.keep_alive()) return self->close();
@@ -296,11 +306,19 @@ void demo_server::impl::do_accept() {
       });
       return;
     }
-    boost::system::error_code ignored;
-    socket.set_option(tcp::no_delay(true), ignored);
-    std::make_shared<demo_session>(self, std::move(socket))->start();
+    self->start_session(std::move(socket));
     self->do_accept();
   });
+}
+
+void demo_server::impl::start_session(tcp::socket socket) {
+  boost::system::error_code ignored;
+  socket.set_option(tcp::no_delay(true), ignored);
+  if (auto* stats = options_.stats) {
+    stats->accepted.fetch_add(1, std::memory_order_relaxed);
+    stats->active.fetch_add(1, std::memory_order_relaxed);
+  }
+  std::make_shared<demo_session>(shared_from_this(), std::move(socket))->start();
 }
 
 void demo_server::impl::close_idle_connections() {
@@ -320,6 +338,24 @@ demo_server::demo_server(asio::io_context& context, int listen_fd, demo_options 
 }
 
 demo_server::~demo_server() { impl_->stop(); }
+
+void demo_server::adopt(int connection_fd) {
+  tcp::socket socket(impl_->executor());
+  boost::system::error_code ec;
+  tcp protocol = tcp::v4();
+  try {
+    protocol = impl::socket_protocol(connection_fd);
+  } catch (...) {
+    ::close(connection_fd);
+    throw;
+  }
+  socket.assign(protocol, connection_fd, ec);
+  if (ec) {
+    ::close(connection_fd);
+    throw boost::system::system_error(ec, "adopting a connection");
+  }
+  impl_->start_session(std::move(socket));
+}
 
 void demo_server::stop_accepting() { impl_->stop_accepting(); }
 void demo_server::close_idle_connections() { impl_->close_idle_connections(); }

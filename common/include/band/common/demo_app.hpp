@@ -15,6 +15,8 @@
 // nothing per request beyond what Beast's parser needs.
 #pragma once
 
+#include "band/common/connection_stats.hpp"
+
 #include <boost/asio/io_context.hpp>
 
 #include <cstddef>
@@ -25,16 +27,22 @@ namespace band::common {
 struct demo_options {
   unsigned slot = 0;
   bool faults = false;  // serve /crash, /exit, /leak and /hang
+  // Counters to update, or null. Must outlive the server.
+  connection_stats* stats = nullptr;
 };
 
 class demo_server {
  public:
   // Starts accepting on `listen_fd`, a listening socket that the server takes
-  // over (closing it when stopped or destroyed).
+  // over (closing it when stopped or destroyed). With a `listen_fd` of -1 the
+  // server accepts nothing itself and serves the connections given to adopt().
   demo_server(boost::asio::io_context& context, int listen_fd, demo_options options);
   ~demo_server();
   demo_server(const demo_server&) = delete;
   demo_server& operator=(const demo_server&) = delete;
+
+  // Serves a connected TCP socket accepted elsewhere, taking it over.
+  void adopt(int connection_fd);
 
   // Closes the listening socket; open connections go on.
   void stop_accepting();
