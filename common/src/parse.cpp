@@ -64,10 +64,10 @@ std::uint64_t parse_size(std::string_view text) {
   const auto [number, unit] = split_number(text, expected);
 
   std::uint64_t bytes_per_unit = 0;
-  if (unit == "K" || unit == "KiB" || unit == "k") bytes_per_unit = 1ULL << 10;
-  else if (unit.empty() || unit == "M" || unit == "MiB") bytes_per_unit = 1ULL << 20;
-  else if (unit == "G" || unit == "GiB") bytes_per_unit = 1ULL << 30;
-  else if (unit == "T" || unit == "TiB") bytes_per_unit = 1ULL << 40;
+  if (unit == "K" || unit == "k" || unit == "KiB") bytes_per_unit = 1ULL << 10;
+  else if (unit.empty() || unit == "M" || unit == "m" || unit == "MiB") bytes_per_unit = 1ULL << 20;
+  else if (unit == "G" || unit == "g" || unit == "GiB") bytes_per_unit = 1ULL << 30;
+  else if (unit == "T" || unit == "t" || unit == "TiB") bytes_per_unit = 1ULL << 40;
   else throw std::invalid_argument("invalid size '" + std::string(text) + "': expected " + std::string(expected));
 
   if (number == 0 || number > (1ULL << 62) / bytes_per_unit) {
@@ -81,7 +81,8 @@ std::string format_size(std::uint64_t bytes) {
   if (bytes < 1024) return std::to_string(bytes) + " bytes";
   double value = static_cast<double>(bytes) / 1024;
   std::size_t unit = 0;
-  while (value >= 1024 && unit + 1 < std::size(units)) {
+  // 1023.95 and above would print as "1024.0" of the smaller unit.
+  while (value >= 1023.95 && unit + 1 < std::size(units)) {
     value /= 1024;
     ++unit;
   }
