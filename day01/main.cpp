@@ -38,7 +38,8 @@ int main(int argc, char** argv) {
                program};
   app.add_option("--listen", listen_text, "Address to listen on, HOST:PORT; port 0 picks a free port")
       ->default_val(listen_text);
-  app.add_option("--workers", workers_text, "Number of worker processes (default: one per online CPU)");
+  auto* workers_option =
+      app.add_option("--workers", workers_text, "Number of worker processes (default: one per online CPU)");
   app.add_option("--stop-timeout", stop_timeout_text,
                  "How long a stop waits for workers after SIGTERM before SIGKILL (250ms, 10s, 1m)")
       ->default_val(stop_timeout_text);
@@ -59,7 +60,7 @@ int main(int argc, char** argv) {
     return usage_error(std::string("--listen: ") + error.what());
   }
   try {
-    if (!workers_text.empty()) {
+    if (workers_option->count() != 0) {
       options.workers = static_cast<unsigned>(band::common::parse_count(workers_text, 1, max_workers));
     }
   } catch (const std::invalid_argument& error) {

@@ -53,6 +53,9 @@ master::master(const options& options, worker_function function)
 // which worker gets a connection; day 03 measures the alternatives. No health
 // check watches memory or frozen event loops before day 02.
 int master::run() {
+  // A log reader that goes away (`band | head`, a restarted collector) must
+  // not kill the master: writes to it fail with EPIPE instead.
+  ::signal(SIGPIPE, SIG_IGN);
   spdlog::info("listening on {}", common::to_string(listener_.local_endpoint()));
   spdlog::info("starting {} workers", slots_.size());
   wait_for_signal();

@@ -86,7 +86,8 @@ int main(int argc, char** argv) {
                program};
   app.add_option("--listen", listen_text, "Address to listen on, HOST:PORT; port 0 picks a free port")
       ->default_val(listen_text);
-  app.add_option("--workers", workers_text, "Number of worker processes (default: one per online CPU)");
+  auto* workers_option =
+      app.add_option("--workers", workers_text, "Number of worker processes (default: one per online CPU)");
   app.add_option("--stop-timeout", stop_timeout_text,
                  "How long a stop waits for the workers after SIGTERM before SIGKILL")
       ->default_val(stop_timeout_text);
@@ -133,7 +134,7 @@ int main(int argc, char** argv) {
   try {
     using namespace band::common;
     options.listen = parse_flag("--listen", listen_text, parse_endpoint);
-    if (!workers_text.empty()) {
+    if (workers_option->count() != 0) {
       options.workers = static_cast<unsigned>(
           parse_flag("--workers", workers_text, [](const std::string& t) { return parse_count(t, 1, max_workers); }));
     }

@@ -69,6 +69,9 @@ master::master(const options& options, worker_function function)
 // NOTE: every worker accepts on the one inherited socket, so the kernel picks
 // which worker gets a connection; day 03 measures the alternatives.
 int master::run() {
+  // A log reader that goes away (`band | head`, a restarted collector) must
+  // not kill the master: writes to it fail with EPIPE instead.
+  ::signal(SIGPIPE, SIG_IGN);
   spdlog::info("listening on {}", common::to_string(listener_.local_endpoint()));
   spdlog::info("starting {} workers", slots_.size());
   wait_for_signal();

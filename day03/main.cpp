@@ -97,7 +97,8 @@ int main(int argc, char** argv) {
                program};
   app.add_option("--listen", listen_text, "Address to listen on, HOST:PORT; port 0 picks a free port")
       ->default_val(listen_text);
-  app.add_option("--workers", workers_text, "Number of worker processes (default: one per online CPU)");
+  auto* workers_option =
+      app.add_option("--workers", workers_text, "Number of worker processes (default: one per online CPU)");
   app.add_option("--balance", balance_text,
                  "How connections reach workers: shared (one socket, the kernel picks), reuseport (one "
                  "SO_REUSEPORT socket per worker), round-robin or least-conn (the master accepts and passes "
@@ -149,7 +150,7 @@ int main(int argc, char** argv) {
   try {
     using namespace band::common;
     options.listen = parse_flag("--listen", listen_text, parse_endpoint);
-    if (!workers_text.empty()) {
+    if (workers_option->count() != 0) {
       options.workers = static_cast<unsigned>(
           parse_flag("--workers", workers_text, [](const std::string& t) { return parse_count(t, 1, max_workers); }));
     }

@@ -112,6 +112,9 @@ void master::close_inherited_descriptors(unsigned index) noexcept {
 // NOTE: every worker accepts on the one inherited socket, so the kernel picks
 // which worker gets a connection; day 03 measures the alternatives.
 int master::run() {
+  // A log reader that goes away (`band | head`, a restarted collector) must
+  // not kill the master: writes to it fail with EPIPE instead.
+  ::signal(SIGPIPE, SIG_IGN);
   spdlog::info("listening on {}", common::to_string(listeners_.front().local_endpoint()));
   spdlog::info("starting {} workers, balancing with {}", slots_.size(), to_string(options_.strategy));
   wait_for_signal();

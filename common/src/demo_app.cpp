@@ -1,6 +1,7 @@
 #include "band/common/demo_app.hpp"
 
 #include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/post.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/http.hpp>
@@ -125,6 +126,10 @@ class demo_server::impl : public std::enable_shared_from_this<impl> {
   }
   void close_idle_connections();
   void stop();
+  void drain(std::function<void()> drained);
+  bool draining() const noexcept { return draining_; }
+  // Called as a session ends: completes a drain when it was the last.
+  void session_closed();
 
   const demo_options& options() const noexcept { return options_; }
   const std::string& pid_text() const noexcept { return pid_text_; }
@@ -138,6 +143,8 @@ class demo_server::impl : public std::enable_shared_from_this<impl> {
   demo_options options_;
   std::string pid_text_;
   std::string root_body_;
+  std::function<void()> drained_;
+  bool draining_ = false;
 };
 
 class demo_session : public std::enable_shared_from_this<demo_session> {
@@ -153,12 +160,18 @@ class demo_session : public std::enable_shared_from_this<demo_session> {
   ~demo_session() {
     server_->sessions.erase(position_);
     if (auto* stats = server_->options().stats) stats->active.fetch_sub(1, std::memory_order_relaxed);
+    server_->session_closed();
   }
 
   void start() { read_request(); }
 
-  // Waiting for a request and holding no part of one.
-  bool idle() const noexcept { return idle_ && buffer_.size() == 0; }
+  // Waiting for a request and holding no part of one, neither read nor
+  // waiting in the socket's receive buffer.
+  bool idle() {
+    if (!idle_ || buffer_.size() != 0) return false;
+    boost::system::error_code ec;
+    return socket_.available(ec) == 0 && !ec;
+  }
 
   void close() {
     boost::system::error_code ignored;
@@ -193,6 +206,8 @@ class demo_session : public std::enable_shared_from_this<demo_session> {
   void write_response() {
     if (auto* stats = server_->options().stats) stats->requests.fetch_add(1, std::memory_order_relaxed);
     response_.prepare_payload();
+    // A draining server answers the request in hand, then closes.
+    if (server_->draining()) response_.keep_alive(false);
     http::async_write(socket_, response_, [self = shared_from_this()](boost::system::error_code ec, std::size_t) {
       if (ec || !self->response_.keep_alive()) return self->close();
       self->read_request();
@@ -327,6 +342,20 @@ void demo_server::impl::close_idle_connections() {
   }
 }
 
+void demo_server::impl::drain(std::function<void()> drained) {
+  drained_ = std::move(drained);
+  draining_ = true;
+  stop_accepting();
+  close_idle_connections();
+  session_closed();
+}
+
+void demo_server::impl::session_closed() {
+  if (!drained_ || !sessions.empty()) return;
+  // Post, so the callback runs once the closing session is fully gone.
+  asio::post(acceptor_.get_executor(), std::exchange(drained_, {}));
+}
+
 void demo_server::impl::stop() {
   stop_accepting();
   for (auto* session : sessions) session->close();
@@ -360,6 +389,7 @@ void demo_server::adopt(int connection_fd) {
 void demo_server::stop_accepting() { impl_->stop_accepting(); }
 void demo_server::close_idle_connections() { impl_->close_idle_connections(); }
 void demo_server::stop() { impl_->stop(); }
+void demo_server::drain(std::function<void()> drained) { impl_->drain(std::move(drained)); }
 std::size_t demo_server::connection_count() const noexcept { return impl_->sessions.size(); }
 
 }  // namespace band::common
