@@ -36,6 +36,11 @@ constexpr std::uint32_t max_header_bytes = 8 * 1024;
 constexpr std::uint64_t max_body_bytes = 64 * 1024;
 constexpr unsigned max_work_ms = 60'000;
 constexpr unsigned max_leak_mb = 65'536;
+// A draining server closes a keep-alive connection that has not begun a new
+// request within this delay. Closing it at once would race a request the
+// client is sending at that moment, which then fails; a client that sends
+// within the delay gets its answer with "Connection: close".
+constexpr auto drain_idle_delay = std::chrono::milliseconds(100);
 // After accept() fails for lack of descriptors or memory, wait this long
 // before trying again instead of spinning.
 constexpr auto accept_retry_delay = std::chrono::milliseconds(100);
@@ -150,7 +155,10 @@ class demo_server::impl : public std::enable_shared_from_this<impl> {
 class demo_session : public std::enable_shared_from_this<demo_session> {
  public:
   demo_session(std::shared_ptr<demo_server::impl> server, tcp::socket socket)
-      : server_(std::move(server)), socket_(std::move(socket)), sleep_timer_(socket_.get_executor()) {
+      : server_(std::move(server)),
+        socket_(std::move(socket)),
+        sleep_timer_(socket_.get_executor()),
+        drain_timer_(socket_.get_executor()) {
     server_->sessions.push_front(this);
     position_ = server_->sessions.begin();
     response_.set(http::field::server, "band");
@@ -163,7 +171,19 @@ class demo_session : public std::enable_shared_from_this<demo_session> {
     server_->session_closed();
   }
 
-  void start() { read_request(); }
+  void start() {
+    read_request();
+    if (server_->draining()) close_when_idle();
+  }
+
+  // Closes the connection after drain_idle_delay unless a request has begun.
+  void close_when_idle() {
+    drain_timer_.expires_after(drain_idle_delay);
+    drain_timer_.async_wait([weak = weak_from_this()](boost::system::error_code ec) {
+      const auto self = weak.lock();
+      if (!ec && self && self->idle()) self->close();
+    });
+  }
 
   // Waiting for a request and holding no part of one, neither read nor
   // waiting in the socket's receive buffer.
@@ -176,6 +196,7 @@ class demo_session : public std::enable_shared_from_this<demo_session> {
   void close() {
     boost::system::error_code ignored;
     sleep_timer_.cancel();
+    drain_timer_.cancel();
     socket_.shutdown(tcp::socket::shutdown_both, ignored);
     socket_.close(ignored);
   }
@@ -305,24 +326,28 @@ class demo_session : public std::enable_shared_from_this<demo_session> {
   std::optional<http::request_parser<http::empty_body>> parser_;
   http::response<http::string_body> response_;
   asio::steady_timer sleep_timer_;
+  asio::steady_timer drain_timer_;
   bool idle_ = true;
 };
 
 void demo_server::impl::do_accept() {
   acceptor_.async_accept([self = shared_from_this()](boost::system::error_code ec, tcp::socket socket) {
-    if (ec == asio::error::operation_aborted || !self->acceptor_.is_open()) return;
-    if (ec) {
-      // EMFILE, ENFILE, ENOBUFS, ENOMEM: the connection stays queued in the
-      // kernel, so wait a little and try again.
-      spdlog::error("accept failed: {}; retrying in {} ms", ec.message(), accept_retry_delay.count());
-      self->retry_timer_.expires_after(accept_retry_delay);
-      self->retry_timer_.async_wait([self](boost::system::error_code timer_ec) {
-        if (!timer_ec) self->do_accept();
-      });
+    if (!ec) {
+      // Serve it even when the acceptor has closed meanwhile (a drain began
+      // after the kernel handed this connection over): dropping it would
+      // reset a connection the client saw accepted.
+      self->start_session(std::move(socket));
+      if (self->acceptor_.is_open()) self->do_accept();
       return;
     }
-    self->start_session(std::move(socket));
-    self->do_accept();
+    if (ec == asio::error::operation_aborted || !self->acceptor_.is_open()) return;
+    // EMFILE, ENFILE, ENOBUFS, ENOMEM: the connection stays queued in the
+    // kernel, so wait a little and try again.
+    spdlog::error("accept failed: {}; retrying in {} ms", ec.message(), accept_retry_delay.count());
+    self->retry_timer_.expires_after(accept_retry_delay);
+    self->retry_timer_.async_wait([self](boost::system::error_code timer_ec) {
+      if (!timer_ec) self->do_accept();
+    });
   });
 }
 
@@ -346,7 +371,7 @@ void demo_server::impl::drain(std::function<void()> drained) {
   drained_ = std::move(drained);
   draining_ = true;
   stop_accepting();
-  close_idle_connections();
+  for (auto* session : sessions) session->close_when_idle();
   session_closed();
 }
 

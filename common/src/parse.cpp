@@ -95,7 +95,7 @@ std::string format_duration(std::chrono::milliseconds duration) {
   const auto milliseconds = duration.count();
   if (milliseconds % 3'600'000 == 0 && milliseconds != 0) return std::to_string(milliseconds / 3'600'000) + "h";
   if (milliseconds % 60'000 == 0 && milliseconds != 0) return std::to_string(milliseconds / 60'000) + "m";
-  if (milliseconds % 1000 == 0) return std::to_string(milliseconds / 1000) + "s";
+  if (milliseconds % 1000 == 0 && milliseconds != 0) return std::to_string(milliseconds / 1000) + "s";
   return std::to_string(milliseconds) + "ms";
 }
 

@@ -51,9 +51,10 @@ class demo_server {
   void close_idle_connections();
   // Closes the listening socket and every connection.
   void stop();
-  // Stops gracefully: closes the listening socket and the idle connections,
-  // lets each busy connection finish its current request and then closes it,
-  // and calls `drained` once no connection is left.
+  // Stops gracefully: closes the listening socket, answers each request in
+  // progress or begun within 100 ms with "Connection: close", closes the
+  // connections that stay idle that long, and calls `drained` once no
+  // connection is left.
   void drain(std::function<void()> drained);
 
   std::size_t connection_count() const noexcept;

@@ -1,0 +1,236 @@
+#include "balancer.hpp"
+
+#include "channel.hpp"
+
+#include <spdlog/spdlog.h>
+
+#include <fcntl.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <limits>
+#include <system_error>
+
+namespace band {
+
+namespace asio = boost::asio;
+
+namespace {
+
+// Connections accepted in one go before the master turns to other events.
+constexpr int accept_batch = 64;
+// Connections the master holds while no worker can take them. Past this it
+// stops accepting, and new connections wait in the kernel's listen backlog.
+constexpr std::size_t max_waiting = 1024;
+// After accept() fails for lack of descriptors or memory, wait this long.
+constexpr auto accept_retry_delay = std::chrono::milliseconds(100);
+
+}  // namespace
+
+balancer::balancer(asio::io_context& context, balance strategy, slot_table& table)
+    : context_(context),
+      strategy_(strategy),
+      table_(table),
+      listen_watch_(context),
+      accept_retry_timer_(context),
+      next_target_(targets_.end()) {}
+
+balancer::~balancer() {
+  stop_accepting();
+  close_held();
+}
+
+void balancer::start_accepting(int listen_fd) {
+  // Only the master accepts in these strategies, and it must never block in
+  // accept(): the listening socket becomes non-blocking.
+  const int flags = ::fcntl(listen_fd, F_GETFL);
+  if (flags < 0 || ::fcntl(listen_fd, F_SETFL, flags | O_NONBLOCK) != 0) {
+    throw std::system_error(errno, std::generic_category(), "fcntl O_NONBLOCK on the listening socket");
+  }
+  const int watch_fd = ::fcntl(listen_fd, F_DUPFD_CLOEXEC, 0);
+  if (watch_fd < 0) throw std::system_error(errno, std::generic_category(), "dup of the listening socket");
+  listen_watch_.assign(watch_fd);
+  listen_fd_ = listen_fd;
+  accepting_ = true;
+  wait_for_connections();
+}
+
+void balancer::wait_for_connections() {
+  if (!accepting_ || waiting_for_connections_ || waiting_.size() >= max_waiting) return;
+  waiting_for_connections_ = true;
+  listen_watch_.async_wait(asio::posix::descriptor_base::wait_read, [this](boost::system::error_code ec) {
+    waiting_for_connections_ = false;
+    if (ec || !accepting_) return;
+    accept_from(listen_fd_);
+    wait_for_connections();
+  });
+}
+
+void balancer::take_queued(int listen_fd) {
+  const int flags = ::fcntl(listen_fd, F_GETFL);
+  if (flags >= 0) ::fcntl(listen_fd, F_SETFL, flags | O_NONBLOCK);
+  while (accept_from(listen_fd)) {
+  }
+}
+
+// Accepts up to a batch. Returns true when more connections may be queued.
+bool balancer::accept_from(int listen_fd) {
+  for (int count = 0; count < accept_batch && waiting_.size() < max_waiting; ++count) {
+    const int connection_fd = ::accept4(listen_fd, nullptr, nullptr, SOCK_CLOEXEC);
+    if (connection_fd >= 0) {
+      dispatch(connection_fd);
+      continue;
+    }
+    if (errno == EAGAIN || errno == EWOULDBLOCK) return false;
+    if (errno == EINTR || errno == ECONNABORTED) continue;
+    // EMFILE, ENFILE, ENOBUFS, ENOMEM: the connection stays queued in the
+    // kernel, so wait a little and try again.
+    spdlog::error("accept failed: {}; retrying in {} ms", std::strerror(errno), accept_retry_delay.count());
+    accept_retry_timer_.expires_after(accept_retry_delay);
+    accept_retry_timer_.async_wait([this](boost::system::error_code ec) {
+      if (!ec) wait_for_connections();
+    });
+    return false;
+  }
+  return waiting_.size() < max_waiting;
+}
+
+balancer::target* balancer::find(std::size_t record) {
+  for (auto& t : targets_) {
+    if (t.record == record) return &t;
+  }
+  return nullptr;
+}
+
+// Round-robin takes the next usable target after the last one chosen.
+// Least-conn takes the target with the fewest connections: those the worker
+// reports open in the slot table, plus those sent and not yet acknowledged,
+// which the worker has not counted yet. Ties go round-robin. Connections left
+// on a removed reuseport socket go round-robin too.
+balancer::target* balancer::choose_target() {
+  target* best = nullptr;
+  std::int64_t best_load = std::numeric_limits<std::int64_t>::max();
+  auto it = next_target_ == targets_.end() ? targets_.begin() : next_target_;
+  for (std::size_t step = 0; step < targets_.size(); ++step, ++it) {
+    if (it == targets_.end()) it = targets_.begin();
+    target& t = *it;
+    if (t.retired || t.blocked) continue;
+    if (strategy_ != balance::least_conn) return &t;
+    const std::int64_t load = table_[t.record].stats.active.load(std::memory_order_relaxed) +
+                              static_cast<std::int64_t>(t.unacknowledged.size());
+    if (load < best_load) {
+      best = &t;
+      best_load = load;
+    }
+  }
+  return best;
+}
+
+void balancer::dispatch(int connection_fd) {
+  if (!waiting_.empty()) {
+    // Keep the order of arrival: earlier connections go first.
+    waiting_.push_back(connection_fd);
+    return dispatch_waiting();
+  }
+  while (target* t = choose_target()) {
+    const std::uint64_t sequence = t->next_sequence;
+    const transfer result =
+        send_message(t->channel->native_handle(), {message_kind::connection, sequence}, connection_fd);
+    if (result == transfer::done) {
+      ++t->next_sequence;
+      t->unacknowledged.emplace_back(sequence, connection_fd);
+      for (auto it = targets_.begin(); it != targets_.end(); ++it) {
+        if (&*it == t) next_target_ = std::next(it);
+      }
+      return;
+    }
+    // A full channel, or a worker that died and whose SIGCHLD is on its way:
+    // try the others meanwhile.
+    t->blocked = true;
+    if (result == transfer::would_block) wait_until_writable(*t);
+  }
+  waiting_.push_back(connection_fd);
+}
+
+void balancer::dispatch_waiting() {
+  while (!waiting_.empty()) {
+    const int connection_fd = waiting_.front();
+    waiting_.pop_front();
+    const std::size_t before = waiting_.size();
+    dispatch(connection_fd);
+    if (waiting_.size() > before) break;  // no worker could take it; it went back
+  }
+  wait_for_connections();
+}
+
+void balancer::wait_until_writable(target& t) {
+  const std::size_t record = t.record;
+  t.channel->async_wait(asio::posix::descriptor_base::wait_write, [this, record](boost::system::error_code ec) {
+    target* waited = find(record);
+    if (ec || waited == nullptr) return;
+    waited->blocked = false;
+    dispatch_waiting();
+  });
+}
+
+void balancer::add_target(std::size_t record, asio::posix::stream_descriptor& channel) {
+  targets_.push_back(target{record, &channel, {}, 1, false, false});
+  dispatch_waiting();
+}
+
+void balancer::retire_target(std::size_t record) {
+  if (target* t = find(record)) t->retired = true;
+}
+
+void balancer::remove_target(std::size_t record) {
+  for (auto it = targets_.begin(); it != targets_.end(); ++it) {
+    if (it->record != record) continue;
+    auto orphans = std::move(it->unacknowledged);
+    if (next_target_ == it) next_target_ = std::next(it);
+    targets_.erase(it);
+    if (orphans.empty()) return;
+    spdlog::info("passing {} connections that a stopped worker had not taken to other workers", orphans.size());
+    // Ahead of the ones already waiting: these arrived earlier.
+    for (auto orphan = orphans.rbegin(); orphan != orphans.rend(); ++orphan) waiting_.push_front(orphan->second);
+    return dispatch_waiting();
+  }
+}
+
+void balancer::acknowledge(std::size_t record, std::uint64_t sequence) {
+  target* t = find(record);
+  if (t == nullptr) return;
+  while (!t->unacknowledged.empty() && t->unacknowledged.front().first <= sequence) {
+    ::close(t->unacknowledged.front().second);
+    t->unacknowledged.pop_front();
+  }
+}
+
+void balancer::stop_accepting() {
+  accepting_ = false;
+  accept_retry_timer_.cancel();
+  boost::system::error_code ignored;
+  listen_watch_.close(ignored);
+}
+
+void balancer::close_held() noexcept {
+  for (int connection_fd : waiting_) ::close(connection_fd);
+  waiting_.clear();
+  for (auto& t : targets_) {
+    for (const auto& held : t.unacknowledged) ::close(held.second);
+    t.unacknowledged.clear();
+  }
+}
+
+void balancer::close_inherited_descriptors() noexcept {
+  // The child never runs the master's event loop, so it may close these
+  // descriptors behind the Asio objects that still name them.
+  if (listen_watch_.is_open()) ::close(listen_watch_.native_handle());
+  for (const auto& t : targets_) {
+    for (const auto& held : t.unacknowledged) ::close(held.second);
+  }
+  for (int connection_fd : waiting_) ::close(connection_fd);
+}
+
+}  // namespace band

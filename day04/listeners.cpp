@@ -1,0 +1,85 @@
+// The master's listening sockets: one for the shared and hand-off
+// strategies, one per slot for reuseport.
+#include "master.hpp"
+
+#include <spdlog/spdlog.h>
+
+#include <linux/filter.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+
+namespace band {
+
+// Opens the listening sockets the strategy needs. With reuseport every slot
+// gets its own socket on the same address.
+void master::open_listeners() {
+  const bool per_slot = options_.strategy == balance::reuseport;
+  listeners_.push_back(
+      common::listener::open(options_.listen, {.backlog = options_.backlog, .reuse_port = per_slot}));
+  if (!per_slot) return;
+  while (listeners_.size() < slots_.size()) add_listener();
+  update_reuseport_steering();
+}
+
+void master::add_listener() {
+  // Port 0 picks a free port on the first bind; the other sockets join it.
+  const auto endpoint = listeners_.front().local_endpoint();
+  listeners_.push_back(common::listener::open(endpoint, {.backlog = options_.backlog, .reuse_port = true}));
+  update_reuseport_steering();
+}
+
+// The kernel keeps a reuseport group's sockets in an array, in the order they
+// joined, and fills the hole a closed socket leaves with the last one. This
+// classic BPF program picks a socket at random among the first N, one per
+// slot, so that a removed slot's socket (always the last) gets no new
+// connection while its worker drains. Without a program the kernel hashes
+// over every socket in the group, the removed one included.
+void master::update_reuseport_steering() {
+  if (options_.strategy != balance::reuseport) return;
+  const auto count = static_cast<std::uint32_t>(listeners_.size());
+  sock_filter code[] = {
+      {BPF_LD | BPF_W | BPF_ABS, 0, 0, static_cast<std::uint32_t>(SKF_AD_OFF + SKF_AD_RANDOM)},
+      {BPF_ALU | BPF_MOD | BPF_K, 0, 0, count},
+      {BPF_RET | BPF_A, 0, 0, 0},
+  };
+  sock_fprog program{static_cast<unsigned short>(std::size(code)), code};
+  if (::setsockopt(listeners_.front().fd(), SOL_SOCKET, SO_ATTACH_REUSEPORT_CBPF, &program, sizeof program) != 0) {
+    // NOTE: without the program a scale-down can reset the few connections
+    // that reach the removed socket before it closes.
+    spdlog::error("setsockopt SO_ATTACH_REUSEPORT_CBPF failed: {}; the kernel hashes over all sockets",
+                  std::strerror(errno));
+  }
+}
+
+int master::listen_fd_for(unsigned index) const {
+  switch (options_.strategy) {
+    case balance::shared: return listeners_.front().fd();
+    case balance::reuseport: return listeners_[index].fd();
+    case balance::round_robin:
+    case balance::least_conn: return -1;
+  }
+  return -1;
+}
+
+// In a new worker: closes what it inherited and must not hold. A worker that
+// kept another slot's reuseport socket, a connection the master holds or
+// another worker's channel would keep them open after their owner closed
+// them.
+void master::close_inherited_descriptors(unsigned index, int own_channel) noexcept {
+  balancer_.close_inherited_descriptors();
+  const int own_listener = listen_fd_for(index);
+  for (auto& listener : listeners_) {
+    if (listener.fd() != own_listener) ::close(listener.fd());
+  }
+  for (auto& retired : retired_listeners_) ::close(retired.first.fd());
+  for (const auto& process : all_processes()) {
+    if (process->channel.is_open() && process->channel.native_handle() != own_channel) {
+      ::close(process->channel.native_handle());
+    }
+  }
+}
+
+}  // namespace band
