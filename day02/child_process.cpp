@@ -14,7 +14,8 @@ namespace band {
 
 namespace {
 
-// glibc 2.36 has no wrappers for these two calls.
+// glibc has wrappers for these two calls only from 2.36 on (Ubuntu 22.04 has
+// 2.35); syscall() works with every version.
 int pidfd_open(pid_t pid) { return static_cast<int>(::syscall(SYS_pidfd_open, pid, 0)); }
 
 int pidfd_send_signal(int pidfd, int signal_number) {
