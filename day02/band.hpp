@@ -57,7 +57,7 @@ struct options {
   // More than max_restarts unplanned exits within restart_window, across the
   // band, stop it with exit_restart_intensity.
   unsigned max_restarts = 10;
-  std::chrono::milliseconds restart_window{60'000};
+  std::chrono::milliseconds restart_window{120'000};
 };
 
 // What a worker process receives: its slot, the listening socket it

@@ -164,7 +164,7 @@ void master::replace_worker(unsigned index, pid_t pid, int status) {
     spawn_worker(index);
     return;
   }
-  spdlog::warn("worker {} pid {} {} after running {}, under --min-uptime {}; replacing it in {}", index, pid,
+  spdlog::warn("worker {} pid {} {}; it ran for {}, under --min-uptime {}; replacing it in {}", index, pid,
                description, format_duration(uptime), format_duration(options_.min_uptime), format_duration(delay));
   s.respawn_pending = true;
   s.respawn_timer.expires_after(delay);

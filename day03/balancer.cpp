@@ -114,11 +114,15 @@ std::optional<unsigned> balancer::choose_slot() const {
 }
 
 void balancer::dispatch(int connection_fd) {
-  if (!waiting_.empty()) {
-    // Keep the order of arrival: earlier connections go first.
-    waiting_.push_back(connection_fd);
-    return dispatch_waiting();
-  }
+  // Earlier connections go first: a new one waits behind those already waiting.
+  if (waiting_.empty() && try_send(connection_fd)) return;
+  waiting_.push_back(connection_fd);
+  dispatch_waiting();
+}
+
+// Sends one connection to the slot the strategy chooses. Returns false when
+// no worker can take it now.
+bool balancer::try_send(int connection_fd) {
   while (const auto slot = choose_slot()) {
     channel& c = *channels_[*slot];
     const std::uint64_t sequence = c.next_sequence;
@@ -127,24 +131,18 @@ void balancer::dispatch(int connection_fd) {
       ++c.next_sequence;
       c.unacknowledged.emplace_back(sequence, connection_fd);
       next_slot_ = (*slot + 1) % static_cast<unsigned>(channels_.size());
-      return;
+      return true;
     }
     // A full channel, or a worker that died and whose SIGCHLD is on its way:
     // try the other slots meanwhile.
     c.blocked = true;
     if (result == transfer::would_block) wait_until_writable(*slot);
   }
-  waiting_.push_back(connection_fd);
+  return false;
 }
 
 void balancer::dispatch_waiting() {
-  while (!waiting_.empty()) {
-    const int connection_fd = waiting_.front();
-    waiting_.pop_front();
-    const std::size_t before = waiting_.size();
-    dispatch(connection_fd);
-    if (waiting_.size() > before) break;  // no worker could take it; it went back
-  }
+  while (!waiting_.empty() && try_send(waiting_.front())) waiting_.pop_front();
   wait_for_connections();
 }
 
@@ -193,7 +191,8 @@ void balancer::detach(unsigned slot) {
   c.descriptor.close(ignored);
   auto orphans = std::exchange(c.unacknowledged, {});
   if (orphans.empty()) return;
-  spdlog::info("handing {} connections that worker {} had not taken to other workers", orphans.size(), slot);
+  spdlog::info("handing {} {} that worker {} had not taken to other workers", orphans.size(),
+               orphans.size() == 1 ? "connection" : "connections", slot);
   // Ahead of the ones already waiting: these arrived earlier.
   for (auto it = orphans.rbegin(); it != orphans.rend(); ++it) waiting_.push_front(it->second);
   if (accepting_) return dispatch_waiting();

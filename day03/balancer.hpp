@@ -52,6 +52,7 @@ class balancer {
   void wait_for_connections();
   void accept_connections();
   void dispatch(int connection_fd);
+  bool try_send(int connection_fd);
   void dispatch_waiting();
   std::optional<unsigned> choose_slot() const;
   bool usable(unsigned slot) const;

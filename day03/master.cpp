@@ -109,8 +109,6 @@ void master::close_inherited_descriptors(unsigned index) noexcept {
   }
 }
 
-// NOTE: every worker accepts on the one inherited socket, so the kernel picks
-// which worker gets a connection; day 03 measures the alternatives.
 int master::run() {
   // A log reader that goes away (`band | head`, a restarted collector) must
   // not kill the master: writes to it fail with EPIPE instead.
@@ -209,7 +207,7 @@ void master::replace_worker(unsigned index, pid_t pid, int status) {
     spawn_worker(index);
     return;
   }
-  spdlog::warn("worker {} pid {} {} after running {}, under --min-uptime {}; replacing it in {}", index, pid,
+  spdlog::warn("worker {} pid {} {}; it ran for {}, under --min-uptime {}; replacing it in {}", index, pid,
                description, format_duration(uptime), format_duration(options_.min_uptime), format_duration(delay));
   s.respawn_pending = true;
   s.respawn_timer.expires_after(delay);

@@ -14,6 +14,7 @@
 #include <csignal>
 #include <exception>
 #include <optional>
+#include <vector>
 
 namespace band {
 
@@ -59,18 +60,21 @@ class connection_receiver {
     });
   }
 
+  // Acknowledges before serving: a worker that died after reading part of a
+  // request must not leave the master a connection to pass on, because the
+  // next worker would see the request's remainder only.
   void receive_connections() {
+    std::vector<int> received;
     for (;;) {
       int connection_fd = -1;
       std::uint64_t sequence = 0;
       const transfer result = receive_connection(channel_.native_handle(), connection_fd, sequence);
-      // The master is gone: PR_SET_PDEATHSIG ends this process.
-      if (result == transfer::closed) return;
-      if (result == transfer::would_block) break;
+      if (result != transfer::done) break;  // would_block; or closed: the master is gone and PDEATHSIG follows
       taken_ = sequence;
-      worker_.take_connection(connection_fd);
+      received.push_back(connection_fd);
     }
     acknowledge();
+    for (int connection_fd : received) worker_.take_connection(connection_fd);
     wait_for_connections();
   }
 

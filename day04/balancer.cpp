@@ -129,11 +129,15 @@ balancer::target* balancer::choose_target() {
 }
 
 void balancer::dispatch(int connection_fd) {
-  if (!waiting_.empty()) {
-    // Keep the order of arrival: earlier connections go first.
-    waiting_.push_back(connection_fd);
-    return dispatch_waiting();
-  }
+  // Earlier connections go first: a new one waits behind those already waiting.
+  if (waiting_.empty() && try_send(connection_fd)) return;
+  waiting_.push_back(connection_fd);
+  dispatch_waiting();
+}
+
+// Sends one connection to the target the strategy chooses. Returns false when
+// no worker can take it now.
+bool balancer::try_send(int connection_fd) {
   while (target* t = choose_target()) {
     const std::uint64_t sequence = t->next_sequence;
     const transfer result =
@@ -144,24 +148,18 @@ void balancer::dispatch(int connection_fd) {
       for (auto it = targets_.begin(); it != targets_.end(); ++it) {
         if (&*it == t) next_target_ = std::next(it);
       }
-      return;
+      return true;
     }
     // A full channel, or a worker that died and whose SIGCHLD is on its way:
     // try the others meanwhile.
     t->blocked = true;
     if (result == transfer::would_block) wait_until_writable(*t);
   }
-  waiting_.push_back(connection_fd);
+  return false;
 }
 
 void balancer::dispatch_waiting() {
-  while (!waiting_.empty()) {
-    const int connection_fd = waiting_.front();
-    waiting_.pop_front();
-    const std::size_t before = waiting_.size();
-    dispatch(connection_fd);
-    if (waiting_.size() > before) break;  // no worker could take it; it went back
-  }
+  while (!waiting_.empty() && try_send(waiting_.front())) waiting_.pop_front();
   wait_for_connections();
 }
 
@@ -191,7 +189,8 @@ void balancer::remove_target(std::size_t record) {
     if (next_target_ == it) next_target_ = std::next(it);
     targets_.erase(it);
     if (orphans.empty()) return;
-    spdlog::info("passing {} connections that a stopped worker had not taken to other workers", orphans.size());
+    spdlog::info("passing {} {} that a stopped worker had not taken to other workers", orphans.size(),
+                 orphans.size() == 1 ? "connection" : "connections");
     // Ahead of the ones already waiting: these arrived earlier.
     for (auto orphan = orphans.rbegin(); orphan != orphans.rend(); ++orphan) waiting_.push_front(orphan->second);
     return dispatch_waiting();

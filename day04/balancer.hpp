@@ -64,6 +64,7 @@ class balancer {
   void wait_for_connections();
   bool accept_from(int listen_fd);
   void dispatch(int connection_fd);
+  bool try_send(int connection_fd);
   void dispatch_waiting();
   target* choose_target();
   void wait_until_writable(target& t);

@@ -29,7 +29,9 @@ void master::check_health() {
     // its way out.
     if (!process->child.running() || !process->stop_reason.empty()) continue;
     if (process->state == worker_process::phase::draining) continue;
-    check_heartbeat(process, now);
+    // A starting worker may block its loop while it initialises; the ready
+    // timeout bounds it instead.
+    if (process->state == worker_process::phase::serving) check_heartbeat(process, now);
     if (options_.max_memory != 0 && process->stop_reason.empty()) check_memory(process);
     if (process->request_limit != 0 && process->stop_reason.empty()) check_request_limit(process);
   }

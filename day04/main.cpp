@@ -105,7 +105,7 @@ int main(int argc, char** argv) {
   std::string kill_timeout_text = "5s";
   std::string min_uptime_text = "1s";
   std::string max_restarts_text = "10";
-  std::string restart_window_text = "60s";
+  std::string restart_window_text = "2m";
   std::string preload_text;
   std::string exit_at_start_text;
   demo_flags demo;

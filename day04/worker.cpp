@@ -14,6 +14,7 @@
 #include <csignal>
 #include <exception>
 #include <memory>
+#include <vector>
 
 namespace band {
 
@@ -72,22 +73,25 @@ class connection_receiver {
     });
   }
 
+  // Acknowledges before serving: a worker that died after reading part of a
+  // request must not leave the master a connection to pass on, because the
+  // next worker would see the request's remainder only.
   void receive_connections() {
+    std::vector<int> received;
     for (;;) {
-      message received{};
+      message incoming{};
       int connection_fd = -1;
-      const transfer result = receive_message(channel_.native_handle(), received, connection_fd);
-      // The master is gone: PR_SET_PDEATHSIG ends this process.
-      if (result == transfer::closed) return;
-      if (result == transfer::would_block) break;
-      if (received.kind != message_kind::connection || connection_fd < 0) {
+      const transfer result = receive_message(channel_.native_handle(), incoming, connection_fd);
+      if (result != transfer::done) break;  // would_block; or closed: the master is gone and PDEATHSIG follows
+      if (incoming.kind != message_kind::connection || connection_fd < 0) {
         if (connection_fd >= 0) ::close(connection_fd);
         continue;
       }
-      taken_ = received.value;
-      worker_.take_connection(connection_fd);
+      taken_ = incoming.value;
+      received.push_back(connection_fd);
     }
     acknowledge();
+    for (int connection_fd : received) worker_.take_connection(connection_fd);
   }
 
   void acknowledge() {

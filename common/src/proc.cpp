@@ -5,6 +5,7 @@
 
 #include <cerrno>
 #include <charconv>
+#include <cstdint>
 #include <stdexcept>
 #include <string>
 #include <system_error>
@@ -18,7 +19,8 @@ std::uint64_t parse_kilobytes(std::string_view line, std::string_view value) {
   while (!value.empty() && value.front() == ' ') value.remove_prefix(1);
   std::uint64_t kilobytes = 0;
   const auto [end, error] = std::from_chars(value.data(), value.data() + value.size(), kilobytes);
-  if (error != std::errc{} || std::string_view(end, static_cast<std::size_t>(value.data() + value.size() - end)) != " kB") {
+  if (error != std::errc{} || std::string_view(end, static_cast<std::size_t>(value.data() + value.size() - end)) != " kB" ||
+      kilobytes > UINT64_MAX / 1024) {
     throw std::runtime_error("unexpected smaps_rollup line '" + std::string(line) + "'");
   }
   return kilobytes * 1024;
@@ -89,11 +91,11 @@ std::optional<std::uint64_t> read_resident_bytes(pid_t pid) {
   const auto text = read_proc_file(path);
   if (!text) return std::nullopt;
   // "size resident shared text lib data dt", in pages.
-  std::string_view fields = *text;
+  const std::string_view fields = *text;
   const auto space = fields.find(' ');
   std::uint64_t pages = 0;
-  const auto [end, error] = std::from_chars(fields.data() + space + 1, fields.data() + fields.size(), pages);
-  if (space == std::string_view::npos || error != std::errc{}) {
+  if (space == std::string_view::npos ||
+      std::from_chars(fields.data() + space + 1, fields.data() + fields.size(), pages).ec != std::errc{}) {
     throw std::runtime_error("unexpected content in " + path + ": '" + *text + "'");
   }
   return pages * static_cast<std::uint64_t>(::sysconf(_SC_PAGESIZE));
