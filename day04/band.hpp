@@ -121,7 +121,11 @@ class worker {
 
   // band reports the worker ready when the worker function returns. A worker
   // that has more to do first (warm a cache, connect to a database) calls
-  // defer_ready() in the function and ready() once it is done.
+  // defer_ready() in the function and ready() once it is done. With the
+  // shared and reuseport strategies the kernel hands connections to whoever
+  // accepts, so such a worker should start accepting only when it calls
+  // ready(); with round-robin and least-conn the master passes nothing
+  // before then.
   void defer_ready() noexcept { ready_deferred_ = true; }
   void ready();
 

@@ -75,6 +75,9 @@ void master::check_memory(const process_ptr& process) {
 
 // A worker past its request limit is replaced the way a reload replaces it:
 // the successor starts, and the worker drains once the successor is ready.
+// NOTE: the limit is read once per check interval, so a worker serving more
+// requests per interval than the jitter spans overshoots it, and workers can
+// still recycle at the same check.
 void master::check_request_limit(const process_ptr& process) {
   const std::uint64_t served = table_[process->record].stats.requests.load(std::memory_order_relaxed);
   if (served < process->request_limit) return;

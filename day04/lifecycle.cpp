@@ -98,6 +98,8 @@ void master::drain(const process_ptr& process, std::string reason) {
 // the old one drain. A second SIGHUP during a reload raises the reload
 // number, so slots already replaced are replaced again and the band ends
 // with workers of one reload.
+// NOTE: a reload forks the same binary with the same options; reading a
+// changed configuration comes with day 05, a new binary with day 08.
 void master::begin_reload() {
   ++reload_number_;
   spdlog::info("received SIGHUP; reload {}: replacing {} workers, {} at a time", reload_number_, slots_.size(),
@@ -152,7 +154,15 @@ void master::add_slot() {
   const auto index = static_cast<unsigned>(slots_.size());
   spdlog::info("received SIGTTIN; adding worker {}", index);
   slots_.push_back(std::make_unique<slot>(context_));
-  if (options_.strategy == balance::reuseport) add_listener();
+  if (options_.strategy == balance::reuseport) {
+    // A removed slot's socket that is still open sits after the last active
+    // one in the reuseport group; a new socket would join behind it, where
+    // the steering program does not reach. Close it first, passing on what
+    // it holds (its draining worker accepts no more).
+    for (auto& retired : retired_listeners_) balancer_.take_queued(retired.first.fd());
+    retired_listeners_.clear();
+    add_listener();
+  }
   slots_.back()->current = spawn_worker(index);
 }
 

@@ -34,9 +34,14 @@ void master::add_listener() {
 // The kernel keeps a reuseport group's sockets in an array, in the order they
 // joined, and fills the hole a closed socket leaves with the last one. This
 // classic BPF program picks a socket at random among the first N, one per
-// slot, so that a removed slot's socket (always the last) gets no new
-// connection while its worker drains. Without a program the kernel hashes
-// over every socket in the group, the removed one included.
+// slot, so that a removed slot's socket gets no new connection while its
+// worker drains. It is the last in the array because SIGTTOU removes the
+// newest slot, and add_slot() closes it before a new socket joins. Without a
+// program the kernel hashes over every socket in the group, the removed one
+// included.
+// NOTE: a SYN that reached the removed socket just before the program
+// changed can complete its handshake after the master's last take_queued()
+// and is then reset; net.ipv4.tcp_migrate_req (Linux 5.14) would migrate it.
 void master::update_reuseport_steering() {
   if (options_.strategy != balance::reuseport) return;
   const auto count = static_cast<std::uint32_t>(listeners_.size());

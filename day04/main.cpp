@@ -59,17 +59,39 @@ struct demo_flags {
   int exit_at_start = -1;     // status each worker exits with at start; -1: none
 };
 
-// Demo: reports ready late, or never, as the demo flags ask.
-void report_ready_as_asked(band::worker& worker, const demo_flags& demo) {
+// The demo's worker function. The server starts accepting only when the
+// worker reports ready: under shared and reuseport the kernel hands
+// connections to whoever accepts, so a server that accepted earlier would
+// serve before the master counts the worker as ready.
+void start_demo_worker(band::worker& worker, const demo_flags& demo) {
+  if (demo.exit_at_start >= 0) {
+    spdlog::warn("demo: exiting with status {} at start as --demo-exit-at-start asks", demo.exit_at_start);
+    ::_exit(demo.exit_at_start);
+  }
+  auto server = std::make_shared<std::unique_ptr<band::common::demo_server>>();
+  worker.on_connection([server](int connection_fd) {
+    if (*server) (*server)->adopt(connection_fd);
+    else ::close(connection_fd);
+  });
+  worker.on_stop([server](std::function<void()> done) {
+    if (*server) (*server)->drain(std::move(done));
+    else done();
+  });
+  auto serve = [server, &worker, faults = demo.faults] {
+    *server = std::make_unique<band::common::demo_server>(
+        worker.context(), worker.listen_fd(), band::common::demo_options{worker.slot(), faults, &worker.stats()});
+    worker.ready();
+  };
+
   if (!demo.not_ready_file.empty() && ::access(demo.not_ready_file.c_str(), F_OK) == 0) {
     spdlog::warn("demo: {} exists, so this worker never reports ready", demo.not_ready_file);
     return worker.defer_ready();
   }
-  if (demo.ready_delay.count() == 0) return;
+  if (demo.ready_delay.count() == 0) return serve();
   worker.defer_ready();
   auto timer = std::make_shared<boost::asio::steady_timer>(worker.context(), demo.ready_delay);
-  timer->async_wait([timer, &worker](boost::system::error_code ec) {
-    if (!ec) worker.ready();
+  timer->async_wait([timer, serve](boost::system::error_code ec) {
+    if (!ec) serve();
   });
 }
 
@@ -243,17 +265,7 @@ int main(int argc, char** argv) {
   }
 
   try {
-    return band::run(options, [demo](band::worker& worker) {
-      if (demo.exit_at_start >= 0) {
-        spdlog::warn("demo: exiting with status {} at start as --demo-exit-at-start asks", demo.exit_at_start);
-        ::_exit(demo.exit_at_start);
-      }
-      auto server = std::make_shared<band::common::demo_server>(
-          worker.context(), worker.listen_fd(), band::common::demo_options{worker.slot(), demo.faults, &worker.stats()});
-      worker.on_connection([server](int connection_fd) { server->adopt(connection_fd); });
-      worker.on_stop([server](std::function<void()> done) { server->drain(std::move(done)); });
-      report_ready_as_asked(worker, demo);
-    });
+    return band::run(options, [demo](band::worker& worker) { start_demo_worker(worker, demo); });
   } catch (const std::system_error& error) {
     return report_listen_error(error);
   }

@@ -357,6 +357,11 @@ void master::begin_stop(int exit_status, bool graceful) {
   health_timer_.cancel();
   balancer_.stop_accepting();
   if (!graceful) balancer_.close_held();
+  // New connections are refused from now on, where a socket kept open until
+  // the master exits would queue them and then reset them. The workers close
+  // their own copies as they drain.
+  for (auto& listener : listeners_) listener.close();
+  retired_listeners_.clear();
   for (auto& s : slots_) {
     s->respawn_timer.cancel();
     s->respawn_pending = false;

@@ -25,7 +25,7 @@ TEST(CrashLoop, BackoffDelaysGrow) {
   // One slot, so the lines alternate: start of generation N, its death,
   // start of generation N + 1.
   const auto deaths = matching_lines(band, master_line("warning") +
-                                               R"(worker 0 pid \d+ exited with status 1 after running \S+, )"
+                                               R"(worker 0 pid \d+ exited with status 1; it ran for \S+, )"
                                                R"(under --min-uptime 1s; replacing it in (\S+)$)");
   const auto starts = matching_lines(band, master_line("info") + R"(worker 0 pid \d+ started \(generation \d+\)$)");
   ASSERT_GE(deaths.size(), 4u);
@@ -96,7 +96,7 @@ TEST(CrashLoop, ConfigErrorAtStart) {
 TEST(CrashLoop, LongUptimeResetsBackoff) {
   auto band = start_day02({"--workers", "1", "--min-uptime", "1s"});
   const auto quick_death_line = [](pid_t pid, const std::string& delay) {
-    return worker_event("warning", 0, pid) + R"(killed by SIGKILL after running \d+ms, under --min-uptime 1s; )"
+    return worker_event("warning", 0, pid) + R"(killed by SIGKILL; it ran for \d+ms, under --min-uptime 1s; )"
                                              "replacing it in " + delay + "$";
   };
   const auto kill_worker = [&](unsigned generation) {
