@@ -70,7 +70,7 @@ std::pair<pid_t, std::unique_ptr<http_connection>> open_connection(const tcp::en
 // How many sockets process `pid` has open that are not Unix domain
 // sockets: in band these are TCP sockets, listening or connected. A worker
 // of round-robin or least-conn has no listening socket, so there the count
-// is its connections. Unix sockets are told apart by their inodes in
+// is its connections. Unix sockets are recognised by their inodes in
 // /proc/net/unix, because reading /proc/net/tcp walks the kernel's whole
 // TCP hash table and is too slow to poll.
 std::size_t tcp_sockets_held(pid_t pid);

@@ -26,7 +26,7 @@ class Spread : public ::testing::TestWithParam<std::tuple<std::string, unsigned>
 // Waits until the workers hold no connection and the master holds only
 // `master_sockets`, its listening ones: then each worker has counted its
 // connections closed and the master has had every hand-off acknowledged, so
-// least-conn sees every load at zero.
+// least-conn computes every load as zero.
 bool wait_until_idle(const band_process& band, const std::vector<pid_t>& workers, std::size_t master_sockets) {
   return poll_until([&] {
     const bool workers_idle =
@@ -77,16 +77,17 @@ TEST(LeastConn, AvoidsBusyWorker) {
   // Least-conn itself spreads these evenly, so each worker ends up with
   // about half.
   constexpr int opened = 12;
-  std::vector<std::pair<pid_t, std::unique_ptr<http_connection>>> held;
-  for (int connection = 0; connection < opened; ++connection) held.push_back(open_connection(band.endpoint()));
-  const auto held_by = [&held](pid_t pid) {
-    return std::count_if(held.begin(), held.end(), [pid](const auto& connection) { return connection.first == pid; });
+  std::vector<std::pair<pid_t, std::unique_ptr<http_connection>>> kept_open;
+  for (int connection = 0; connection < opened; ++connection) kept_open.push_back(open_connection(band.endpoint()));
+  const auto kept_by = [&kept_open](pid_t pid) {
+    return std::count_if(kept_open.begin(), kept_open.end(),
+                         [pid](const auto& connection) { return connection.first == pid; });
   };
-  const pid_t busy = held_by(pids[0]) >= held_by(pids[1]) ? pids[0] : pids[1];
+  const pid_t busy = kept_by(pids[0]) >= kept_by(pids[1]) ? pids[0] : pids[1];
   const pid_t idle = busy == pids[0] ? pids[1] : pids[0];
-  std::erase_if(held, [idle](const auto& connection) { return connection.first == idle; });
-  ASSERT_GE(held.size(), 3u) << "worker pid " << busy << " took too few of the " << opened << " connections";
-  for (const auto& connection : held) ASSERT_EQ(connection.first, busy);
+  std::erase_if(kept_open, [idle](const auto& connection) { return connection.first == idle; });
+  ASSERT_GE(kept_open.size(), 3u) << "worker pid " << busy << " took too few of the " << opened << " connections";
+  for (const auto& connection : kept_open) ASSERT_EQ(connection.first, busy);
 
   // Until the idle worker has counted its connections closed and the master
   // has had every hand-off acknowledged, the idle worker's load is not zero.
