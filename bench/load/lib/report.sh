@@ -139,10 +139,9 @@ write_report() {
   } >"$out"
 }
 
-# Warns when other processes took more than quiet_percent of the CPU time
-# during any server's runs, because then the rows measure the machine's
-# other work as much as the servers.
-write_contention_warning() {
+# Prints "LOWEST–HIGHEST" of the rows' other CPU percentages, and fails
+# when none is over quiet_percent.
+contention_range() {
   local row value lowest="" highest=""
   for row in "${rows[@]}"; do
     value=${figure[$row.other_cpu_percent]:-}
@@ -150,8 +149,17 @@ write_contention_warning() {
     if [ -z "$lowest" ] || [ "$value" -lt "$lowest" ]; then lowest=$value; fi
     if [ -z "$highest" ] || [ "$value" -gt "$highest" ]; then highest=$value; fi
   done
-  [ -n "$highest" ] && [ "$highest" -gt "$quiet_percent" ] || return 0
-  echo "- **Warning:** other processes took $lowest–$highest% of the machine's CPU time during the runs"
+  [ -n "$highest" ] && [ "$highest" -gt "$quiet_percent" ] || return 1
+  echo "$lowest–$highest"
+}
+
+# Warns when other processes took more than quiet_percent of the CPU time
+# during any server's runs, because then the rows measure the machine's
+# other work as much as the servers.
+write_contention_warning() {
+  local range
+  range=$(contention_range) || return 0
+  echo "- **Warning:** other processes took $range% of the machine's CPU time during the runs"
   echo "  (column \"other CPU\"), so the servers got less of it and unevenly. Compare rows with care,"
   echo "  and rerun on an idle machine before drawing conclusions from small differences."
 }
@@ -204,6 +212,10 @@ write_plot() {
   # gnuplot strings are in double quotes, so the command line may hold none.
   command_text=${command_line//'"'/"'"}
   title="band load benchmark, $workers workers on 127.0.0.1, $(machine_line)\\n$command_text"
+  local range
+  if range=$(contention_range); then
+    title+="\\nWarning: other processes took $range% of the CPU time during the runs (see the report)"
+  fi
   local panels=2
   [ -s "$skew" ] || panels=1
   {
