@@ -196,7 +196,7 @@ void master::handle_stop_signal(int signal_number) {
   const auto name = common::signal_name(signal_number);
   if (stopping_) {
     spdlog::warn("received {} during the stop; killing the workers now", name);
-    return kill_survivors("a second " + name);
+    return kill_survivors("a second stop signal");
   }
 
   stopping_ = true;

@@ -246,7 +246,7 @@ void master::handle_stop_signal(int signal_number) {
   const auto name = common::signal_name(signal_number);
   if (stopping_) {
     spdlog::warn("received {} during the stop; killing the workers now", name);
-    return kill_survivors("a second " + name);
+    return kill_survivors("a second stop signal");
   }
   spdlog::info("received {}; stopping {} workers", name, live_workers());
   begin_stop(0);

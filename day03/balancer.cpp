@@ -191,14 +191,18 @@ void balancer::detach(unsigned slot) {
   c.descriptor.close(ignored);
   auto orphans = std::exchange(c.unacknowledged, {});
   if (orphans.empty()) return;
-  spdlog::info("handing {} {} that worker {} had not taken to other workers", orphans.size(),
-               orphans.size() == 1 ? "connection" : "connections", slot);
+  const char* noun = orphans.size() == 1 ? "connection" : "connections";
+  if (!accepting_) {
+    // NOTE: during a stop they are closed, as the workers' own connections
+    // are cut; day 04 drains instead.
+    spdlog::warn("closing {} {} that worker {} had not taken, as the band stops", orphans.size(), noun, slot);
+    for (const auto& orphan : orphans) ::close(orphan.second);
+    return;
+  }
+  spdlog::info("handing {} {} that worker {} had not taken to other workers", orphans.size(), noun, slot);
   // Ahead of the ones already waiting: these arrived earlier.
   for (auto it = orphans.rbegin(); it != orphans.rend(); ++it) waiting_.push_front(it->second);
-  if (accepting_) return dispatch_waiting();
-  // NOTE: during a stop they are closed, as the workers' own connections are
-  // cut; day 04 drains instead.
-  for (int connection_fd : std::exchange(waiting_, {})) ::close(connection_fd);
+  dispatch_waiting();
 }
 
 void balancer::stop() {

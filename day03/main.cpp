@@ -15,6 +15,7 @@
 #include <cstring>
 #include <iostream>
 #include <memory>
+#include <new>
 #include <system_error>
 #include <vector>
 
@@ -186,7 +187,14 @@ int main(int argc, char** argv) {
 
   // Pages the master touched before fork() are shared copy-on-write with
   // every worker: a memory limit on private memory must not count them.
-  std::vector<char> preloaded(demo.preload);
+  std::vector<char> preloaded;
+  try {
+    preloaded.resize(demo.preload);
+  } catch (const std::bad_alloc&) {
+    std::cerr << program << ": --demo-preload: cannot allocate " << band::common::format_size(demo.preload)
+              << "; choose a size that fits in memory\n";
+    return 1;
+  }
   if (!preloaded.empty()) {
     std::memset(preloaded.data(), 0x5a, preloaded.size());
     spdlog::info("demo: touched {} before forking", band::common::format_size(demo.preload));

@@ -58,7 +58,7 @@ void balancer::start_accepting(int listen_fd) {
 }
 
 void balancer::wait_for_connections() {
-  if (!accepting_ || waiting_for_connections_ || waiting_.size() >= max_waiting) return;
+  if (!accepting_ || waiting_for_connections_ || retrying_accept_ || waiting_.size() >= max_waiting) return;
   waiting_for_connections_ = true;
   listen_watch_.async_wait(asio::posix::descriptor_base::wait_read, [this](boost::system::error_code ec) {
     waiting_for_connections_ = false;
@@ -88,8 +88,10 @@ bool balancer::accept_from(int listen_fd) {
     // EMFILE, ENFILE, ENOBUFS, ENOMEM: the connection stays queued in the
     // kernel, so wait a little and try again.
     spdlog::error("accept failed: {}; retrying in {} ms", std::strerror(errno), accept_retry_delay.count());
+    retrying_accept_ = true;
     accept_retry_timer_.expires_after(accept_retry_delay);
     accept_retry_timer_.async_wait([this](boost::system::error_code ec) {
+      retrying_accept_ = false;
       if (!ec) wait_for_connections();
     });
     return false;
@@ -189,8 +191,14 @@ void balancer::remove_target(std::size_t record) {
     if (next_target_ == it) next_target_ = std::next(it);
     targets_.erase(it);
     if (orphans.empty()) return;
-    spdlog::info("passing {} {} that a stopped worker had not taken to other workers", orphans.size(),
-                 orphans.size() == 1 ? "connection" : "connections");
+    const char* noun = orphans.size() == 1 ? "connection" : "connections";
+    if (targets_.empty()) {
+      // No worker is left to take them: the band is stopping.
+      spdlog::warn("closing {} {} that a stopped worker had not taken", orphans.size(), noun);
+      for (const auto& orphan : orphans) ::close(orphan.second);
+      return;
+    }
+    spdlog::info("passing {} {} that a stopped worker had not taken to other workers", orphans.size(), noun);
     // Ahead of the ones already waiting: these arrived earlier.
     for (auto orphan = orphans.rbegin(); orphan != orphans.rend(); ++orphan) waiting_.push_front(orphan->second);
     return dispatch_waiting();

@@ -80,6 +80,7 @@ class balancer {
   std::deque<int> waiting_;  // accepted, not yet sent: no worker could take them
   bool accepting_ = false;
   bool waiting_for_connections_ = false;
+  bool retrying_accept_ = false;  // accept() failed; accept_retry_timer_ runs
 };
 
 }  // namespace band
