@@ -1,0 +1,127 @@
+// Scaling on SIGTTOU and SIGTTIN under load from the test: the newest worker
+// drains and leaves, a new one joins and serves, and no request fails.
+#include "load.hpp"
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include <signal.h>
+
+#include <memory>
+#include <string>
+
+namespace band::test {
+namespace {
+
+using ::testing::UnorderedElementsAre;
+
+constexpr std::uint64_t responses_per_phase = 2'000;
+
+class Scale : public ::testing::TestWithParam<std::string> {};
+
+TEST_P(Scale, DownAndUpUnderLoad) {
+  auto band = start_day04(GetParam(), 3);
+  const auto pids = wait_until_ready(band, 3);
+  load_generator load(band.endpoint());
+  ASSERT_TRUE(load.wait_for_responses(responses_per_phase));
+
+  band.send_signal(SIGTTOU);
+  band.wait_for_line(worker_event("info", 2, pids[2]) + "draining: removed by SIGTTOU$");
+  band.wait_for_line(worker_event("info", 2, pids[2]) + "exited with status 0 after removed by SIGTTOU$");
+  const auto removed_gone = load_clock::now();
+  EXPECT_THAT(pids_of(band.wait_for_workers(2)), UnorderedElementsAre(pids[0], pids[1]));
+  ASSERT_TRUE(load.wait_for_responses(load.responses() + responses_per_phase));
+
+  band.send_signal(SIGTTIN);
+  band.wait_for_line(master_line("info") + "received SIGTTIN; adding worker 2$");
+  const pid_t added = std::stoi(
+      wait_for_nth_line(band, master_line("info") + R"(worker 2 pid (\d+) started \(generation 1\)$)", 2)[1]);
+  band.wait_for_line(worker_event("info", 2, added) + "ready after ");
+  EXPECT_THAT(pids_of(band.wait_for_workers(3)), UnorderedElementsAre(pids[0], pids[1], added));
+  EXPECT_TRUE(poll_until([&] { return load.responses_from(added) >= 100; }))
+      << "the added worker served " << load.responses_from(added) << " requests";
+  const auto report = load.stop();
+
+  expect_no_failures(report);
+  ASSERT_EQ(report.by_worker.count(pids[2]), 1u);
+  EXPECT_LT(report.by_worker.at(pids[2]).last_sent, removed_gone);
+  band.send_signal(SIGTERM);
+  expect_band_gone(band, exited_with(0));
+}
+
+INSTANTIATE_TEST_SUITE_P(Strategies, Scale, ::testing::Values("reuseport", "shared", "round-robin", "least-conn"),
+                         strategy_case_name);
+
+// Opens keep-alive connections until one is served by worker `pid`, and
+// returns it. Returns null after 100 connections served by others.
+std::unique_ptr<http_connection> connection_served_by(const band_process& band, pid_t pid) {
+  for (int attempt = 0; attempt < 100; ++attempt) {
+    auto connection = std::make_unique<http_connection>(band.endpoint());
+    if (worker_pid_of(connection->get("/")) == pid) return connection;
+  }
+  return nullptr;
+}
+
+// A worker added while a removed one still drains a long request gets its
+// share of new connections at once, and none of them waits for the drain.
+// The load's timeout of 2 s is far below the 5 s drain.
+TEST_P(Scale, AddedDuringDrainServes) {
+  using namespace std::chrono_literals;
+  auto band = start_day04(GetParam(), 3);
+  const auto pids = wait_until_ready(band, 3);
+  auto long_request = connection_served_by(band, pids[2]);
+  ASSERT_NE(long_request, nullptr) << "no connection reached worker 2";
+  long_request->send_get("/sleep?ms=5000");
+  const auto removed = band.child(pids[2]);
+
+  band.send_signal(SIGTTOU);
+  band.wait_for_line(worker_event("info", 2, pids[2]) + "draining: removed by SIGTTOU$");
+  band.send_signal(SIGTTIN);
+  const pid_t added = std::stoi(
+      wait_for_nth_line(band, master_line("info") + R"(worker 2 pid (\d+) started \(generation 1\)$)", 2)[1]);
+  band.wait_for_line(worker_event("info", 2, added) + "ready after ");
+  load_options options;
+  options.timeout = 2s;
+  load_generator load(band.endpoint(), options);
+  const bool added_served = poll_until([&] { return load.responses_from(added) >= 200; }, 3s);
+  const auto report = load.stop();
+
+  EXPECT_TRUE(added_served) << "the added worker served " << load.responses_from(added) << " requests";
+  expect_no_failures(report);
+  EXPECT_TRUE(is_running(removed)) << "the removed worker stopped draining before the test ended";
+  EXPECT_EQ(long_request->read_response().result_int(), 200);
+}
+
+// A worker added by SIGTTIN gets connections only once it has reported
+// ready. The load's timeout of 1 s is below the 2 s the new worker takes,
+// so a connection sent to it before then fails.
+TEST_P(Scale, NotReadyAddedGetsNoConnections) {
+  using namespace std::chrono_literals;
+  auto band = start_day04(GetParam(), 2, {"--demo-ready-delay", "2s"});
+  wait_until_ready(band, 2);
+  load_options options;
+  options.timeout = 1s;
+  load_generator load(band.endpoint(), options);
+  ASSERT_TRUE(load.wait_for_responses(responses_per_phase));
+
+  band.send_signal(SIGTTIN);
+  const pid_t added = band.wait_for_worker_start(2);
+  band.wait_for_line(worker_event("info", 2, added) + "ready after ");
+  EXPECT_TRUE(poll_until([&] { return load.responses_from(added) >= 100; }))
+      << "the added worker served " << load.responses_from(added) << " requests";
+  const auto report = load.stop();
+
+  expect_no_failures(report);
+}
+
+TEST(Scale, KeepsLastWorker) {
+  auto band = start_day04("reuseport", 1);
+  const auto pids = wait_until_ready(band, 1);
+  band.send_signal(SIGTTOU);
+  band.wait_for_line(master_line("warning") + "received SIGTTOU; keeping the last worker$");
+  EXPECT_EQ(worker_pid_of(band.get("/")), pids[0]);
+  EXPECT_THAT(pids_of(band.wait_for_workers(1)), UnorderedElementsAre(pids[0]));
+}
+
+}  // namespace
+}  // namespace band::test
