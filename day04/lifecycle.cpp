@@ -7,6 +7,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
 #include <csignal>
 
 namespace band {
@@ -49,6 +50,7 @@ void master::handle_ready(const process_ptr& process) {
                format_duration(std::chrono::duration_cast<std::chrono::milliseconds>(monotonic_clock::now() -
                                                                                       process->started)));
   balancer_.add_target(process->record, process->channel);
+  steer_to_ready_slots();
 
   slot& s = *slots_[process->slot];
   if (s.successor != process) return;
@@ -176,6 +178,8 @@ void master::remove_slot() {
   removed->respawn_timer.cancel();
   if (removed->successor) drain(removed->successor, "removed by SIGTTOU");
   if (removed->current) drain(removed->current, "removed by SIGTTOU");
+  // A reload waiting for the removed slot's successor goes on without it.
+  if (reloading_) continue_reload();
 
   if (options_.strategy != balance::reuseport) return;
   // New connections stop reaching the slot's socket at once. The master takes
@@ -183,6 +187,7 @@ void master::remove_slot() {
   // and the socket closes.
   common::listener socket = std::move(listeners_.back());
   listeners_.pop_back();
+  steered_sockets_ = std::min(steered_sockets_, listeners_.size());
   update_reuseport_steering();
   balancer_.take_queued(socket.fd());
   if (removed->current) retired_listeners_.emplace_back(std::move(socket), removed->current->child.pid());

@@ -8,6 +8,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 
@@ -21,14 +22,30 @@ void master::open_listeners() {
       common::listener::open(options_.listen, {.backlog = options_.backlog, .reuse_port = per_slot}));
   if (!per_slot) return;
   while (listeners_.size() < slots_.size()) add_listener();
+  steered_sockets_ = listeners_.size();
   update_reuseport_steering();
 }
 
+// Adds a slot's socket to the group. The steering program reaches it only
+// once the slot's worker is ready (steer_to_ready_slots).
 void master::add_listener() {
   // Port 0 picks a free port on the first bind; the other sockets join it.
   const auto endpoint = listeners_.front().local_endpoint();
   listeners_.push_back(common::listener::open(endpoint, {.backlog = options_.backlog, .reuse_port = true}));
-  update_reuseport_steering();
+}
+
+// Widens the steering program over the added slots whose worker is ready,
+// in slot order, so no connection waits on the socket of a worker that is
+// still starting.
+void master::steer_to_ready_slots() {
+  if (options_.strategy != balance::reuseport) return;
+  const std::size_t before = steered_sockets_;
+  while (steered_sockets_ < listeners_.size() && steered_sockets_ < slots_.size()) {
+    const auto& current = slots_[steered_sockets_]->current;
+    if (!current || current->state != worker_process::phase::serving) break;
+    ++steered_sockets_;
+  }
+  if (steered_sockets_ != before) update_reuseport_steering();
 }
 
 // The kernel keeps a reuseport group's sockets in an array, in the order they
@@ -44,7 +61,7 @@ void master::add_listener() {
 // and is then reset; net.ipv4.tcp_migrate_req (Linux 5.14) would migrate it.
 void master::update_reuseport_steering() {
   if (options_.strategy != balance::reuseport) return;
-  const auto count = static_cast<std::uint32_t>(listeners_.size());
+  const auto count = static_cast<std::uint32_t>(std::max<std::size_t>(steered_sockets_, 1));
   sock_filter code[] = {
       {BPF_LD | BPF_W | BPF_ABS, 0, 0, static_cast<std::uint32_t>(SKF_AD_OFF + SKF_AD_RANDOM)},
       {BPF_ALU | BPF_MOD | BPF_K, 0, 0, count},

@@ -278,6 +278,8 @@ master::process_ptr master::spawn_worker(unsigned index) {
   ::sigprocmask(SIG_BLOCK, &all_signals, &previous_mask);
 
   const pid_t master_pid = ::getpid();
+  // Taken before fork(): the child may start its work before the parent runs again.
+  const auto fork_time = monotonic_clock::now();
   context_.notify_fork(asio::execution_context::fork_prepare);
   const pid_t pid = ::fork();
   if (pid == 0) {
@@ -322,7 +324,7 @@ master::process_ptr master::spawn_worker(unsigned index) {
   process->record = *record;
   process->generation = ++s.generation;
   process->reload_number = reload_number_;
-  process->started = monotonic_clock::now();
+  process->started = fork_time;
   if (options_.max_requests != 0) {
     std::uniform_int_distribution<std::uint64_t> jitter(0, options_.max_requests_jitter);
     process->request_limit = options_.max_requests + jitter(random_);

@@ -99,6 +99,7 @@ class master {
   void add_slot();
   void remove_slot();
   void update_reuseport_steering();
+  void steer_to_ready_slots();
 
   // health.cpp: the health checks.
   void schedule_health_check();
@@ -133,6 +134,7 @@ class master {
   restart_intensity intensity_;
   std::mt19937_64 random_;  // for --max-requests-jitter
   unsigned reload_number_ = 0;  // reloads asked for so far
+  std::size_t steered_sockets_ = 0;  // reuseport sockets the steering program picks from
   bool reloading_ = false;
   bool stopping_ = false;
   int exit_status_ = 0;
