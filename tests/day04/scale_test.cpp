@@ -9,6 +9,7 @@
 
 #include <memory>
 #include <string>
+#include <vector>
 
 namespace band::test {
 namespace {
@@ -53,11 +54,18 @@ INSTANTIATE_TEST_SUITE_P(Strategies, Scale, ::testing::Values("reuseport", "shar
                          strategy_case_name);
 
 // Opens keep-alive connections until one is served by worker `pid`, and
-// returns it. Returns null after 100 connections served by others.
+// returns it. Each connection another worker served keeps that worker's
+// event loop busy on /work for half a second, so that with the shared
+// socket, where the kernel tends to wake the same worker every time, the
+// next connection goes to a worker still free. Returns null after 100
+// connections served by others.
 std::unique_ptr<http_connection> connection_served_by(const band_process& band, pid_t pid) {
+  std::vector<std::unique_ptr<http_connection>> busy;
   for (int attempt = 0; attempt < 100; ++attempt) {
     auto connection = std::make_unique<http_connection>(band.endpoint());
     if (worker_pid_of(connection->get("/")) == pid) return connection;
+    connection->send_get("/work?ms=500");
+    busy.push_back(std::move(connection));
   }
   return nullptr;
 }
