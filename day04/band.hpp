@@ -112,6 +112,11 @@ class worker {
   // Counters in the slot table that the master reads; least-conn balances on
   // stats().active and --max-requests counts stats().requests.
   common::connection_stats& stats() noexcept { return stats_; }
+  // Call after counting a request in stats().requests. The call that finds
+  // the count at the worker's --max-requests share asks the master for a
+  // successor at once; without these calls the master notices at its next
+  // health check, up to one --check-interval later.
+  void check_request_limit();
   // Sets the handler that takes over each connection the master passes.
   void on_connection(connection_handler handler) { connection_handler_ = std::move(handler); }
   // Adds a handler for the graceful stop (SIGTERM). band stops the event loop
@@ -129,8 +134,8 @@ class worker {
   void defer_ready() noexcept { ready_deferred_ = true; }
   void ready();
 
-  worker(unsigned slot, int listen_fd, int channel_fd, common::connection_stats& stats)
-      : slot_(slot), listen_fd_(listen_fd), channel_fd_(channel_fd), stats_(stats) {}
+  worker(unsigned slot, int listen_fd, int channel_fd, common::connection_stats& stats, std::uint64_t request_limit)
+      : slot_(slot), listen_fd_(listen_fd), channel_fd_(channel_fd), stats_(stats), request_limit_(request_limit) {}
   bool ready_deferred() const noexcept { return ready_deferred_; }
   void take_connection(int connection_fd);
   void drain(std::function<void()> drained);
@@ -140,6 +145,8 @@ class worker {
   int listen_fd_;
   int channel_fd_;
   common::connection_stats& stats_;
+  std::uint64_t request_limit_;  // 0: none
+  bool limit_reported_ = false;
   boost::asio::io_context context_;
   connection_handler connection_handler_;
   std::vector<stop_handler> stop_handlers_;

@@ -5,13 +5,14 @@
 //   master → worker  connection  value: sequence number, plus the descriptor
 //   worker → master  ack         value: every connection up to this sequence is taken
 //   worker → master  ready       the worker has finished starting and serves
+//   worker → master  limit       value: requests answered; it has reached its --max-requests share
 #pragma once
 
 #include <cstdint>
 
 namespace band {
 
-enum class message_kind : std::uint64_t { connection = 1, ack = 2, ready = 3 };
+enum class message_kind : std::uint64_t { connection = 1, ack = 2, ready = 3, limit = 4 };
 
 struct message {
   message_kind kind;

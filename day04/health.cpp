@@ -75,12 +75,13 @@ void master::check_memory(const process_ptr& process) {
 
 // A worker past its request limit is replaced the way a reload replaces it:
 // the successor starts, and the worker drains once the successor is ready.
-// NOTE: the limit is read once per check interval, so a worker serving more
-// requests per interval than the jitter spans overshoots it, and workers can
-// still recycle at the same check.
+// The worker reports the moment it reaches its limit over its channel; the
+// health check only catches an application that counts requests without
+// calling worker::check_request_limit().
 void master::check_request_limit(const process_ptr& process) {
+  if (stopping_ || !process->stop_reason.empty() || process->state == worker_process::phase::draining) return;
   const std::uint64_t served = table_[process->record].stats.requests.load(std::memory_order_relaxed);
-  if (served < process->request_limit) return;
+  if (process->request_limit == 0 || served < process->request_limit) return;
   slot& s = *slots_[process->slot];
   if (s.current != process || s.successor) return;
   const std::string reason = "answered " + std::to_string(served) + " requests, at least its limit of " +

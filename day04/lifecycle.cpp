@@ -36,6 +36,7 @@ void master::read_channel(const process_ptr& process) {
           if (result == transfer::would_block) return read_channel(reader);
           if (received.kind == message_kind::ack) balancer_.acknowledge(reader->record, received.value);
           else if (received.kind == message_kind::ready) handle_ready(reader);
+          else if (received.kind == message_kind::limit) check_request_limit(reader);
         }
       });
 }

@@ -80,7 +80,8 @@ void start_demo_worker(band::worker& worker, const demo_flags& demo) {
   });
   auto serve = [server, &worker, faults = demo.faults] {
     *server = std::make_unique<band::common::demo_server>(
-        worker.context(), worker.listen_fd(), band::common::demo_options{worker.slot(), faults, &worker.stats()});
+        worker.context(), worker.listen_fd(), band::common::demo_options{worker.slot(), faults, &worker.stats(),
+                                                                     [&worker] { worker.check_request_limit(); }});
     worker.ready();
   };
 

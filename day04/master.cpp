@@ -165,6 +165,7 @@ void master::handle_exit(const process_ptr& process, int status) {
   balancer_.remove_target(process->record);
   boost::system::error_code ignored;
   process->channel.close(ignored);
+  const std::uint64_t answered = table_[process->record].stats.requests.load(std::memory_order_relaxed);
   table_.release(process->record);
   for (auto it = retired_listeners_.begin(); it != retired_listeners_.end(); ++it) {
     if (it->second != pid) continue;
@@ -181,6 +182,11 @@ void master::handle_exit(const process_ptr& process, int status) {
 
   if (const auto it = std::find(draining_.begin(), draining_.end(), process); it != draining_.end()) {
     draining_.erase(it);
+    // With --max-requests, what it answered in all shows how far past its
+    // limit the drain took it.
+    if (process->request_limit != 0) {
+      return spdlog::info("worker {} pid {} {}; {} requests answered in all", index, pid, description, answered);
+    }
     return spdlog::info("worker {} pid {} {}", index, pid, description);
   }
   slot& s = *slots_[index];
@@ -277,6 +283,13 @@ master::process_ptr master::spawn_worker(unsigned index) {
   ::sigfillset(&all_signals);
   ::sigprocmask(SIG_BLOCK, &all_signals, &previous_mask);
 
+  // Drawn before fork(): the worker counts against its own limit.
+  std::uint64_t request_limit = 0;
+  if (options_.max_requests != 0) {
+    std::uniform_int_distribution<std::uint64_t> jitter(0, options_.max_requests_jitter);
+    request_limit = options_.max_requests + jitter(random_);
+  }
+
   const pid_t master_pid = ::getpid();
   // Taken before fork(): the child may start its work before the parent runs again.
   const auto fork_time = monotonic_clock::now();
@@ -301,7 +314,7 @@ master::process_ptr master::spawn_worker(unsigned index) {
     common::setup_logging(common::worker_role(index));
     ::sigprocmask(SIG_SETMASK, &previous_mask, nullptr);
     run_worker_process(index, listen_fd_for(index), channel[1], table_[*record], heartbeat_interval(options_),
-                       function_);
+                       request_limit, function_);
   }
 
   const int fork_errno = errno;
@@ -325,10 +338,7 @@ master::process_ptr master::spawn_worker(unsigned index) {
   process->generation = ++s.generation;
   process->reload_number = reload_number_;
   process->started = fork_time;
-  if (options_.max_requests != 0) {
-    std::uniform_int_distribution<std::uint64_t> jitter(0, options_.max_requests_jitter);
-    process->request_limit = options_.max_requests + jitter(random_);
-  }
+  process->request_limit = request_limit;
   process->channel.assign(channel[0]);
   spdlog::info("worker {} pid {} started (generation {})", index, pid, process->generation);
 

@@ -142,9 +142,11 @@ class master {
 
 // The child's side of a fork: runs the worker function and the worker's
 // event loop, stamping heartbeats into `record` and talking to the master
-// over `channel_fd`, then exits the process. Never returns.
+// over `channel_fd`, then exits the process. A `request_limit` other than 0
+// is the worker's share of --max-requests. Never returns.
 [[noreturn]] void run_worker_process(unsigned slot, int listen_fd, int channel_fd, slot_record& record,
-                                     std::chrono::milliseconds heartbeat_interval, const worker_function& function);
+                                     std::chrono::milliseconds heartbeat_interval, std::uint64_t request_limit,
+                                     const worker_function& function);
 
 // "round-robin" for balance::round_robin.
 const char* to_string(balance strategy);

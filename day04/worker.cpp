@@ -146,6 +146,14 @@ void worker::ready() {
   }
 }
 
+void worker::check_request_limit() {
+  if (request_limit_ == 0 || limit_reported_) return;
+  const std::uint64_t answered = stats_.requests.load(std::memory_order_relaxed);
+  if (answered < request_limit_) return;
+  // A full channel leaves the report to a later call.
+  limit_reported_ = send_message(channel_fd_, {message_kind::limit, answered}) != transfer::would_block;
+}
+
 // Runs every stop handler and calls `drained` once all have called their
 // `done`, or at once when there is none.
 void worker::drain(std::function<void()> drained) {
@@ -161,10 +169,11 @@ void worker::drain(std::function<void()> drained) {
 }
 
 void run_worker_process(unsigned slot, int listen_fd, int channel_fd, slot_record& record,
-                        std::chrono::milliseconds heartbeat_interval, const worker_function& function) {
+                        std::chrono::milliseconds heartbeat_interval, std::uint64_t request_limit,
+                        const worker_function& function) {
   int status = 0;
   try {
-    worker self(slot, listen_fd, channel_fd, record.stats);
+    worker self(slot, listen_fd, channel_fd, record.stats, request_limit);
     ::signal(SIGPIPE, SIG_IGN);
     heartbeat beats(self.context(), record, heartbeat_interval);
     connection_receiver receiver(self, channel_fd);

@@ -225,7 +225,10 @@ class demo_session : public std::enable_shared_from_this<demo_session> {
   }
 
   void write_response() {
-    if (auto* stats = server_->options().stats) stats->requests.fetch_add(1, std::memory_order_relaxed);
+    if (auto* stats = server_->options().stats) {
+      stats->requests.fetch_add(1, std::memory_order_relaxed);
+      if (server_->options().counted) server_->options().counted();
+    }
     response_.prepare_payload();
     // A draining server answers the request in hand, then closes.
     if (server_->draining()) response_.keep_alive(false);

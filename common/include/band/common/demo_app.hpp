@@ -30,6 +30,8 @@ struct demo_options {
   bool faults = false;  // serve /crash, /exit, /leak and /hang
   // Counters to update, or null. Must outlive the server.
   connection_stats* stats = nullptr;
+  // Called after each request is counted in stats->requests; may be empty.
+  std::function<void()> counted = nullptr;
 };
 
 class demo_server {
