@@ -100,7 +100,16 @@ bool wants_keep_alive(std::string_view request_line, std::string_view headers) {
 
 class connection : public std::enable_shared_from_this<connection> {
  public:
-  connection(tcp::socket socket, const responses& answers) : socket_(std::move(socket)), answers_(answers) {}
+  connection(tcp::socket socket, const responses& answers, band::common::connection_stats* stats)
+      : socket_(std::move(socket)), answers_(answers), stats_(stats) {
+    if (stats_ == nullptr) return;
+    stats_->accepted.fetch_add(1, std::memory_order_relaxed);
+    stats_->active.fetch_add(1, std::memory_order_relaxed);
+  }
+
+  ~connection() {
+    if (stats_ != nullptr) stats_->active.fetch_sub(1, std::memory_order_relaxed);
+  }
 
   void start() { read(); }
 
@@ -172,50 +181,83 @@ class connection : public std::enable_shared_from_this<connection> {
 
   tcp::socket socket_;
   const responses& answers_;
+  band::common::connection_stats* stats_;
   std::array<char, input_capacity> input_;
   std::size_t used_ = 0;
   std::string batch_;
   bool closing_ = false;
 };
 
-class server {
- public:
-  server(asio::io_context& context, unsigned slot, const tcp& protocol, int listen_fd)
-      : acceptor_(context, protocol, listen_fd), retry_timer_(context), answers_(build_responses(slot)) {}
+}  // namespace
+
+struct server::state {
+  state(asio::io_context& context, unsigned slot, const tcp& protocol, int listen_fd,
+        band::common::connection_stats* stats)
+      : context(context),
+        protocol(protocol),
+        acceptor(context),
+        retry_timer(context),
+        answers(build_responses(slot)),
+        stats(stats) {
+    if (listen_fd >= 0) acceptor.assign(protocol, listen_fd);
+  }
 
   void accept() {
-    acceptor_.async_accept([this](boost::system::error_code ec, tcp::socket socket) {
+    acceptor.async_accept([this](boost::system::error_code ec, tcp::socket socket) {
       if (ec == asio::error::no_descriptors || ec == asio::error::no_buffer_space || ec == asio::error::no_memory) {
         spdlog::error("accept failed: {}; retrying in {} ms", ec.message(), accept_retry_delay.count());
-        retry_timer_.expires_after(accept_retry_delay);
-        retry_timer_.async_wait([this](boost::system::error_code timer_ec) {
+        retry_timer.expires_after(accept_retry_delay);
+        retry_timer.async_wait([this](boost::system::error_code timer_ec) {
           if (!timer_ec) accept();
         });
         return;
       }
       if (ec) {
-        spdlog::error("accept failed: {}; this worker stops accepting", ec.message());
+        if (ec != asio::error::operation_aborted) spdlog::error("accept failed: {}; this worker stops accepting", ec.message());
         return;
       }
-      boost::system::error_code ignored;
-      socket.set_option(tcp::no_delay(true), ignored);
-      std::make_shared<connection>(std::move(socket), answers_)->start();
+      start(std::move(socket));
       accept();
     });
   }
 
- private:
-  tcp::acceptor acceptor_;
-  asio::steady_timer retry_timer_;
-  responses answers_;
+  void start(tcp::socket socket) {
+    boost::system::error_code ignored;
+    socket.set_option(tcp::no_delay(true), ignored);
+    std::make_shared<connection>(std::move(socket), answers, stats)->start();
+  }
+
+  asio::io_context& context;
+  tcp protocol;
+  tcp::acceptor acceptor;
+  asio::steady_timer retry_timer;
+  responses answers;
+  band::common::connection_stats* stats;
 };
 
-}  // namespace
+server::server(asio::io_context& context, unsigned slot, const tcp& protocol, int listen_fd,
+               band::common::connection_stats* stats)
+    : state_(std::make_unique<state>(context, slot, protocol, listen_fd, stats)) {
+  if (listen_fd >= 0) state_->accept();
+}
+
+server::~server() = default;
+
+void server::adopt(int connection_fd) {
+  boost::system::error_code ec;
+  tcp::socket socket(state_->context);
+  socket.assign(state_->protocol, connection_fd, ec);
+  if (ec) {
+    spdlog::error("cannot serve connection {}: {}", connection_fd, ec.message());
+    ::close(connection_fd);
+    return;
+  }
+  state_->start(std::move(socket));
+}
 
 void serve(unsigned slot, const tcp& protocol, int listen_fd) {
   asio::io_context context(1);
   server listening(context, slot, protocol, listen_fd);
-  listening.accept();
   context.run();
 }
 

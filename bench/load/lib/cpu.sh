@@ -16,14 +16,28 @@ busy_ticks() {
   awk '$1 == "cpu" { print $2 + $3 + $4; exit }' /proc/stat
 }
 
-# User and system ticks of a process and its live children (the workers).
-tree_ticks() {
-  local pid ticks total=0
+# Prints "PID TICKS" for a process and each of its live children (the
+# workers): the user and system ticks each has used since it started.
+process_ticks() {
+  local pid ticks
   for pid in "$1" $(children_of "$1"); do
-    ticks=$(awk '{ sub(/^.*\) /, ""); print $12 + $13 }' "/proc/$pid/stat" 2>/dev/null) || ticks=0
-    total=$((total + ${ticks:-0}))
+    ticks=$(awk '{ sub(/^.*\) /, ""); print $12 + $13 }' "/proc/$pid/stat" 2>/dev/null) || continue
+    echo "$pid ${ticks:-0}"
   done
-  echo "$total"
+}
+
+# User and system ticks of a process and its live children.
+tree_ticks() {
+  process_ticks "$1" | awk '{ total += $2 } END { print total + 0 }'
+}
+
+# server_cpu BEFORE AFTER: prints "TOTAL BUSIEST", the ticks the server's
+# processes used between two process_ticks listings, in all and by the
+# busiest one. A process missing from BEFORE counts from its start.
+server_cpu() {
+  awk 'FNR == NR { before[$1] = $2; next }
+       { used = $2 - before[$1]; total += used; if (used > busiest) busiest = used }
+       END { print total + 0, busiest + 0 }' "$1" "$2"
 }
 
 # Sets tool_ticks to the user and system ticks of the children this shell

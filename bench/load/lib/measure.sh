@@ -17,19 +17,24 @@ wrk_ms() {
 
 # wrk_run ROW NAME [WRK FLAGS]: `repeats` wrk runs against the current
 # server. The run with the median requests per second gives NAME_rps,
-# NAME_p50_ms and NAME_p99_ms. All runs together give NAME_rps_min,
-# NAME_rps_max and NAME_errors (socket errors plus non-2xx/3xx responses).
+# NAME_p50_ms, NAME_p99_ms, NAME_cpu_us (the server's CPU time per
+# request) and NAME_cpu_busiest_percent (the busiest server process's share
+# of that time). All runs together give NAME_rps_min, NAME_rps_max and
+# NAME_errors (socket errors plus non-2xx/3xx responses).
 wrk_run() {
-  local row=$1 name=$2 i out
+  local row=$1 name=$2 i out total busiest
   shift 2
   local -a runs=()
   for ((i = 1; i <= repeats; i++)); do
     out=$tmp/$row.$name.$i.txt
+    process_ticks "$server_pid" >"$out.before"
     if ! timeout $((seconds + 15)) wrk -t1 -c"$connections" -d"${seconds}s" --latency "$@" \
       "http://127.0.0.1:$server_port/" >"$out" 2>&1; then
       echo "bench/load/run: wrk failed for $row ($name); its output is in $out" >&2
       return 1
     fi
+    process_ticks "$server_pid" >"$out.after"
+    server_cpu "$out.before" "$out.after" >"$out.cpu"
     runs+=("$(awk '/^Requests\/sec:/ { printf "%.0f", $2 }' "$out") $out")
   done
 
@@ -42,6 +47,13 @@ wrk_run() {
   figure[$row.${name}_rps_max]=$(tail -n 1 <<<"$sorted" | cut -d' ' -f1)
   figure[$row.${name}_p50_ms]=$(wrk_ms "$(awk '$1 == "50%" { print $2 }' "$out")")
   figure[$row.${name}_p99_ms]=$(wrk_ms "$(awk '$1 == "99%" { print $2 }' "$out")")
+  local requests
+  requests=$(awk '/ requests in / { print $1 }' "$out")
+  read -r total busiest <"$out.cpu"
+  figure[$row.${name}_cpu_us]=$(awk -v ticks="$total" -v hz="$clock_ticks" -v requests="$requests" \
+    'BEGIN { if (requests > 0) printf "%.1f", ticks * 1e6 / hz / requests }')
+  figure[$row.${name}_cpu_busiest_percent]=$(awk -v total="$total" -v busiest="$busiest" \
+    'BEGIN { if (total > 0) printf "%.0f%%", busiest * 100 / total }')
   figure[$row.${name}_errors]=$(cat "$tmp/$row.$name".*.txt | awk '
     /Socket errors:/ { gsub(/,/, ""); errors += $4 + $6 + $8 + $10 }
     /Non-2xx or 3xx responses:/ { errors += $5 }

@@ -92,6 +92,23 @@ write_report() {
         "$(show "$row.close_p50_ms") | $(show "$row.close_p99_ms") | $errors | $(show "$row.other_cpu_percent")% |"
     done
     echo
+    echo "## The server's CPU time (wrk)"
+    echo
+    echo "From the same wrk runs as above, the run with the median requests per second: the user and"
+    echo "system time of the server's processes (master and workers, from /proc/PID/stat) divided by"
+    echo "the requests answered, and the busiest process's share of that time. With 2 workers on 2 cores"
+    echo "beside wrk, a server whose busiest process takes nearly 100% leaves a core to wrk, which"
+    echo "raises its requests per second; the time per request does not depend on that. The kernel"
+    echo "charges part of the loopback traffic to interrupt time, which no process's figure includes."
+    echo
+    echo "| server | keep-alive µs/request | busiest process | per request µs/request | busiest process |"
+    echo "|---|---:|---:|---:|---:|"
+    for row in "${rows[@]}"; do
+      [ -n "${row_skipped[$row]:-}" ] && continue
+      echo "| ${row_label[$row]} | $(show "$row.keepalive_cpu_us") | $(show "$row.keepalive_cpu_busiest_percent") |" \
+        "$(show "$row.close_cpu_us") | $(show "$row.close_cpu_busiest_percent") |"
+    done
+    echo
     echo "## Spread over the workers and a skewed workload (bench-load-gen)"
     echo
     echo "Spread: $connections connections for $(((seconds + 1) / 2)) s on \`GET /\`, each response's worker"

@@ -118,6 +118,12 @@ start_bare() {
   start_logging_server "$tmp/bare.log" "$bare" --listen 127.0.0.1:0 --workers "$workers"
 }
 
+# start_bare_on_band STRATEGY
+start_bare_on_band() {
+  start_logging_server "$tmp/bare-on-band-$1.log" "$bare_on_band" --listen 127.0.0.1:0 --workers "$workers" \
+    --balance "$1"
+}
+
 # start_node rr|none
 start_node() {
   start_logging_server "$tmp/node-$1.log" env NODE_CLUSTER_SCHED_POLICY="$1" \
