@@ -44,7 +44,7 @@ struct options {
   boost::asio::ip::tcp::endpoint listen{boost::asio::ip::make_address_v4("127.0.0.1"), 8080};
   unsigned workers = 0;  // 0: one per online CPU
   int backlog = 1024;
-  balance strategy = balance::reuseport;
+  balance strategy = balance::least_conn;
   // How long a stop of the band waits for workers to exit after SIGTERM
   // before it sends SIGKILL.
   std::chrono::milliseconds stop_timeout{10'000};

@@ -74,7 +74,7 @@ int report_listen_error(const std::system_error& error) {
 int main(int argc, char** argv) {
   std::string listen_text = "127.0.0.1:8080";
   std::string workers_text;
-  std::string balance_text = "reuseport";
+  std::string balance_text = "least-conn";
   std::string stop_timeout_text = "10s";
   std::string max_memory_text;
   std::string measure_text = "uss";

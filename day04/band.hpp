@@ -54,7 +54,7 @@ struct options {
   boost::asio::ip::tcp::endpoint listen{boost::asio::ip::make_address_v4("127.0.0.1"), 8080};
   unsigned workers = 0;  // 0: one per online CPU
   int backlog = 1024;
-  balance strategy = balance::reuseport;
+  balance strategy = balance::least_conn;
 
   // Lifecycle.
   // How long a draining worker may take to finish its requests before it gets

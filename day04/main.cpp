@@ -115,7 +115,7 @@ int report_listen_error(const std::system_error& error) {
 int main(int argc, char** argv) {
   std::string listen_text = "127.0.0.1:8080";
   std::string workers_text;
-  std::string balance_text = "reuseport";
+  std::string balance_text = "least-conn";
   std::string graceful_timeout_text = "30s";
   std::string ready_timeout_text = "30s";
   std::string reload_batch_text = "1";
