@@ -1,8 +1,8 @@
 // bench-load-bare-on-dayNN: the bare server's HTTP handling, supervised by
-// band's library of day NN instead of bench-load-bare's parent. Set beside
-// bench-load-bare and band-dayNN, it tells the cost of band's supervision
-// on the request path (the same in both) from the cost of the demo
-// application's HTTP handling (Boost.Beast in band-dayNN).
+// band's library of day NN instead of bench-load-bare's parent. Compared
+// with bench-load-bare, it measures what band's supervision costs on the
+// request path; compared with band-dayNN, what the demo application's HTTP
+// handling (Boost.Beast) costs.
 //
 //   bench-load-bare-on-dayNN [--listen HOST:PORT] [--workers N] [--balance STRATEGY]
 #include "worker.hpp"
