@@ -55,19 +55,24 @@ INSTANTIATE_TEST_SUITE_P(Strategies, Scale, ::testing::Values("reuseport", "shar
 
 // Opens keep-alive connections until one is served by worker `pid`, and
 // returns it. Each connection another worker served keeps that worker's
-// event loop busy on /work for half a second, so that with the shared
-// socket, where the kernel tends to wake the same worker every time, the
-// next connection goes to a worker still free. Returns null after 100
-// connections served by others.
+// event loop busy on /work for 300 ms, so that with the shared socket, where
+// the kernel tends to wake the same worker every time, the next connection
+// goes to a worker still free. Returns once those workers have finished, or
+// null after 100 connections served by others.
 std::unique_ptr<http_connection> connection_served_by(const band_process& band, pid_t pid) {
   std::vector<std::unique_ptr<http_connection>> busy;
-  for (int attempt = 0; attempt < 100; ++attempt) {
+  std::unique_ptr<http_connection> found;
+  for (int attempt = 0; attempt < 100 && !found; ++attempt) {
     auto connection = std::make_unique<http_connection>(band.endpoint());
-    if (worker_pid_of(connection->get("/")) == pid) return connection;
-    connection->send_get("/work?ms=500");
+    if (worker_pid_of(connection->get("/")) == pid) {
+      found = std::move(connection);
+      break;
+    }
+    connection->send_get("/work?ms=300");
     busy.push_back(std::move(connection));
   }
-  return nullptr;
+  for (const auto& connection : busy) EXPECT_EQ(connection->read_response().result_int(), 200);
+  return found;
 }
 
 // A worker added while a removed one still drains a long request gets its
