@@ -9,34 +9,8 @@
 
 namespace band::test {
 
-std::string worker_event(const std::string& level, unsigned slot, pid_t pid) {
-  return master_line(level) + "worker " + std::to_string(slot) + " pid " + std::to_string(pid) + " ";
-}
-
 std::string worker_line(unsigned slot, pid_t pid) {
   return R"(\[worker )" + std::to_string(slot) + " pid " + std::to_string(pid) + R"(\] )";
-}
-
-std::vector<line_match> matching_lines(const child_process& band, const std::string& pattern) {
-  const std::regex expression(pattern);
-  std::vector<line_match> matches;
-  for (const auto& line : band.stderr_lines()) {
-    std::smatch match;
-    if (!std::regex_search(line, match, expression)) continue;
-    line_match found{line, {}};
-    for (const auto& group : match) found.groups.push_back(group.str());
-    matches.push_back(std::move(found));
-  }
-  return matches;
-}
-
-long first_line_index(const child_process& band, const std::string& pattern) {
-  const std::regex expression(pattern);
-  const auto lines = band.stderr_lines();
-  for (std::size_t index = 0; index < lines.size(); ++index) {
-    if (std::regex_search(lines[index], expression)) return static_cast<long>(index);
-  }
-  return -1;
 }
 
 std::chrono::system_clock::time_point log_time(const std::string& line) {
@@ -58,30 +32,6 @@ std::chrono::system_clock::time_point log_time(const std::string& line) {
 
 std::chrono::milliseconds log_interval(const std::string& earlier, const std::string& later) {
   return std::chrono::duration_cast<std::chrono::milliseconds>(log_time(later) - log_time(earlier));
-}
-
-std::vector<pid_t> started_pids(const child_process& band) {
-  std::vector<pid_t> pids;
-  for (const auto& match : matching_lines(band, master_line("info") + R"(worker \d+ pid (\d+) started)")) {
-    pids.push_back(static_cast<pid_t>(std::stol(match.groups[1])));
-  }
-  return pids;
-}
-
-void expect_band_gone(const band_process& band, const exit_status& expected) {
-  EXPECT_EQ(band.wait_exit(), expected);
-  // The master reaps every worker before it exits, so none may remain even
-  // for a moment. A pid the kernel has given to an unrelated process since
-  // is not in the master's process group, whose id cannot be reused while
-  // the master is an unreaped zombie.
-  EXPECT_THAT(band.group_members(), ::testing::IsEmpty());
-  const auto pids = started_pids(band);
-  EXPECT_FALSE(pids.empty());
-  for (const pid_t pid : pids) {
-    const auto stat = read_proc_stat(pid);
-    if (!stat || stat->state == 'Z') continue;
-    EXPECT_NE(stat->process_group, band.pid()) << "worker pid " << pid << " still runs";
-  }
 }
 
 }  // namespace band::test

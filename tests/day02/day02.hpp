@@ -20,19 +20,8 @@ inline band_process start_day02(std::vector<std::string> flags) {
   return band_process(day02_binary, std::move(flags));
 }
 
-// The start of a master's line at `level` about worker SLOT pid PID, as a
-// regular expression.
-std::string worker_event(const std::string& level, unsigned slot, pid_t pid);
-
 // The start of a line that worker SLOT pid PID writes itself.
 std::string worker_line(unsigned slot, pid_t pid);
-
-// The lines of standard error that match `pattern` so far, in order.
-std::vector<line_match> matching_lines(const child_process& band, const std::string& pattern);
-
-// The index in stderr_lines() of the first line that matches `pattern`, or
-// -1 when none does.
-long first_line_index(const child_process& band, const std::string& pattern);
 
 // The time stamp that starts every log line, "2026-12-04 20:29:10.516".
 // Throws std::invalid_argument when the line has none.
@@ -40,12 +29,5 @@ std::chrono::system_clock::time_point log_time(const std::string& line);
 
 // The time from the stamp of line `earlier` to that of `later`.
 std::chrono::milliseconds log_interval(const std::string& earlier, const std::string& later);
-
-// The pids of every "worker SLOT pid PID started" line so far.
-std::vector<pid_t> started_pids(const child_process& band);
-
-// Checks that the master ended with `expected` and that no worker it ever
-// started still runs, by the pids its log names and by its process group.
-void expect_band_gone(const band_process& band, const exit_status& expected);
 
 }  // namespace band::test

@@ -29,11 +29,6 @@ std::set<std::string> unix_socket_inodes() {
 
 }  // namespace
 
-std::string gtest_name(std::string strategy) {
-  std::replace(strategy.begin(), strategy.end(), '-', '_');
-  return strategy;
-}
-
 std::vector<pid_t> first_worker_pids(const band_process& band, unsigned count) {
   std::vector<pid_t> pids;
   for (unsigned slot = 0; slot < count; ++slot) pids.push_back(band.wait_for_worker_start(slot));

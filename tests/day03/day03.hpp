@@ -28,13 +28,6 @@ inline band_process start_day03(const std::string& strategy, unsigned workers, s
   return band_process(day03_binary, std::move(flags));
 }
 
-// A --balance value as a gtest name, which may hold only letters, digits
-// and underscores: "round-robin" becomes "round_robin".
-std::string gtest_name(std::string strategy);
-inline std::string strategy_case_name(const ::testing::TestParamInfo<std::string>& info) {
-  return gtest_name(info.param);
-}
-
 // Waits for the first worker of each of the slots 0 … count-1 to start and
 // returns their pids, by slot.
 std::vector<pid_t> first_worker_pids(const band_process& band, unsigned count);

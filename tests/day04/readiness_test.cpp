@@ -50,8 +50,8 @@ TEST(Readiness, OldServesUntilSuccessorReady) {
   expect_no_failures(report);
   for (unsigned slot = 0; slot < 2; ++slot) {
     const pid_t new_pid = band.wait_for_worker_start(slot, 2);
-    const long ready = line_index(band, ready_line(slot, new_pid));
-    const long draining = line_index(band, worker_event("info", slot, old_pids[slot]) + "draining: reload 1$");
+    const long ready = first_line_index(band, ready_line(slot, new_pid));
+    const long draining = first_line_index(band, worker_event("info", slot, old_pids[slot]) + "draining: reload 1$");
     ASSERT_GE(ready, 0) << "slot " << slot;
     ASSERT_GE(draining, 0) << "slot " << slot;
     EXPECT_LT(ready, draining) << "slot " << slot << ": the old worker drained before its successor was ready";

@@ -200,7 +200,7 @@ TEST(Reload, SecondSighupRestarts) {
   band.wait_for_worker_start(0, 2);
   band.send_signal(SIGHUP);
   band.wait_for_line(master_line("info") + "received SIGHUP; reload 2: ");
-  const long second_reload = line_index(band, "received SIGHUP; reload 2: ");
+  const long second_reload = first_line_index(band, "received SIGHUP; reload 2: ");
   band.wait_for_line(master_line("info") + "reload 2 finished: 2 workers replaced$");
   const auto workers = pids_of(band.wait_for_workers(2));
   const auto report = load.stop();
@@ -208,7 +208,7 @@ TEST(Reload, SecondSighupRestarts) {
   expect_no_failures(report);
   EXPECT_EQ(band.count_lines("reload 1 finished"), 0u);
   for (const pid_t pid : workers) {
-    const long started = line_index(band, master_line("info") + R"(worker \d pid )" + std::to_string(pid) + " started");
+    const long started = first_line_index(band, master_line("info") + R"(worker \d pid )" + std::to_string(pid) + " started");
     EXPECT_GT(started, second_reload) << "worker pid " << pid << " started before the second SIGHUP";
   }
   band.send_signal(SIGTERM);
@@ -228,7 +228,7 @@ TEST(Reload, BatchOfTwo) {
   const auto report = load.stop();
 
   expect_no_failures(report);
-  const long first_drain = line_index(band, "draining: reload 1$");
+  const long first_drain = first_line_index(band, "draining: reload 1$");
   ASSERT_GE(first_drain, 0);
   const auto lines = band.stderr_lines();
   const std::regex new_worker(R"(started \(generation 2\)$)");
