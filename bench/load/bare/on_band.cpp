@@ -48,7 +48,9 @@ int main(int argc, char** argv) {
   band::options options;
   try {
     options.listen = band::common::parse_endpoint(listen_text);
-    if (!workers_text.empty()) options.workers = static_cast<unsigned>(band::common::parse_count(workers_text, 1, 1024));
+    if (!workers_text.empty()) {
+      options.workers = static_cast<unsigned>(band::common::parse_count(workers_text, 1, 1024));
+    }
     options.strategy = parse_balance(balance_text);
   } catch (const std::exception& error) {
     std::cerr << program << ": " << error.what() << '\n';

@@ -212,8 +212,9 @@ struct server::state {
         });
         return;
       }
+      if (ec == asio::error::operation_aborted) return;  // the server is being destroyed
       if (ec) {
-        if (ec != asio::error::operation_aborted) spdlog::error("accept failed: {}; this worker stops accepting", ec.message());
+        spdlog::error("accept failed: {}; this worker stops accepting", ec.message());
         return;
       }
       start(std::move(socket));
