@@ -12,9 +12,8 @@
 const cluster = require('node:cluster');
 const http = require('node:http');
 const net = require('node:net');
-const os = require('node:os');
+const { parseArguments } = require('../node/arguments.js');
 
-const maxWorkers = 1024;
 // A worker's exit status when it cannot listen. The primary then stops
 // instead of forking replacements that would fail the same way.
 const listenFailedStatus = 3;
@@ -26,30 +25,6 @@ function log(role, level, message) {
 function fail(message) {
   process.stderr.write(`node-cluster.js: ${message}\n`);
   process.exit(2);
-}
-
-function parseArguments(argv) {
-  const options = { host: '127.0.0.1', port: 8080, workers: os.availableParallelism() };
-  for (let i = 0; i < argv.length; i += 2) {
-    const name = argv[i];
-    const value = argv[i + 1];
-    if (name !== '--listen' && name !== '--workers') {
-      fail(`unknown option '${name}'; the options are --listen HOST:PORT and --workers N`);
-    }
-    if (value === undefined) fail(`${name}: missing value`);
-    if (name === '--listen') {
-      const match = /^(.+):(\d{1,5})$/.exec(value);
-      if (!match || Number(match[2]) > 65535) fail(`--listen: invalid address '${value}'; expected HOST:PORT`);
-      options.host = match[1].replace(/^\[(.*)\]$/, '$1');
-      options.port = Number(match[2]);
-    } else {
-      if (!/^[1-9]\d*$/.test(value) || Number(value) > maxWorkers) {
-        fail(`--workers: invalid value '${value}'; expected a whole number from 1 to ${maxWorkers}`);
-      }
-      options.workers = Number(value);
-    }
-  }
-  return options;
 }
 
 // Port 0 is resolved once, here, and every worker listens on the result. With
@@ -139,7 +114,7 @@ function runWorker() {
 }
 
 if (cluster.isPrimary) {
-  runPrimary(parseArguments(process.argv.slice(2)));
+  runPrimary(parseArguments(process.argv.slice(2), 'node-cluster.js'));
 } else {
   runWorker();
 }

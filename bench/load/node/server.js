@@ -15,45 +15,15 @@
 
 const cluster = require('node:cluster');
 const http = require('node:http');
-const os = require('node:os');
+const { parseArguments } = require('../../node/arguments.js');
 
-const maxWorkers = 1024;
 const maxWorkMs = 60000;
 // How long a stopping primary waits for its workers before it exits anyway.
 const stopGraceMs = 5000;
 
-function fail(message) {
-  process.stderr.write(`server.js: ${message}\n`);
-  process.exit(2);
-}
-
 function log(message) {
   const role = cluster.isPrimary ? 'primary' : 'worker';
   process.stderr.write(`${new Date().toISOString()} [${role} pid ${process.pid}] ${message}\n`);
-}
-
-function parseArguments(argv) {
-  const options = { host: '127.0.0.1', port: 8080, workers: os.availableParallelism() };
-  for (let i = 0; i < argv.length; i += 2) {
-    const name = argv[i];
-    const value = argv[i + 1];
-    if (name !== '--listen' && name !== '--workers') {
-      fail(`unknown option '${name}'; the options are --listen HOST:PORT and --workers N`);
-    }
-    if (value === undefined) fail(`${name}: missing value`);
-    if (name === '--listen') {
-      const match = /^(.+):(\d{1,5})$/.exec(value);
-      if (!match || Number(match[2]) > 65535) fail(`--listen: invalid address '${value}'; expected HOST:PORT`);
-      options.host = match[1].replace(/^\[(.*)\]$/, '$1');
-      options.port = Number(match[2]);
-    } else {
-      if (!/^[1-9]\d*$/.test(value) || Number(value) > maxWorkers) {
-        fail(`--workers: invalid value '${value}'; expected a whole number from 1 to ${maxWorkers}`);
-      }
-      options.workers = Number(value);
-    }
-  }
-  return options;
 }
 
 // Spends `ms` of the process's CPU time (user and system, all threads) in a
@@ -139,7 +109,7 @@ function runPrimary(options) {
   for (let slot = 0; slot < options.workers; ++slot) cluster.fork({ BENCH_SLOT: String(slot) });
 }
 
-const options = parseArguments(process.argv.slice(2));
+const options = parseArguments(process.argv.slice(2), 'server.js');
 if (cluster.isPrimary) {
   runPrimary(options);
 } else {
