@@ -76,6 +76,23 @@ class client_batch {
   std::array<int, size> clients_{};
 };
 
+// Sends `fd` over the channel as the master does and receives it as the
+// worker does. Returns the worker's copy, or -1 after marking the benchmark
+// failed.
+int hand_off(benchmark::State& state, channel& worker_channel, int fd, std::uint64_t sequence) {
+  if (band::send_connection(worker_channel.master(), fd, sequence) != band::transfer::done) {
+    state.SkipWithError("send_connection did not complete");
+    return -1;
+  }
+  int taken_fd = -1;
+  std::uint64_t taken_sequence = 0;
+  if (band::receive_connection(worker_channel.worker(), taken_fd, taken_sequence) != band::transfer::done) {
+    state.SkipWithError("receive_connection did not complete");
+    return -1;
+  }
+  return taken_fd;
+}
+
 // One connection's whole path through the master and into a worker:
 // accept4, send_connection, receive_connection, and both copies closed (the
 // master's as after the worker's acknowledgement, the worker's as the
@@ -101,16 +118,8 @@ void BM_AcceptAndHandOff(benchmark::State& state) {
       state.SkipWithError("accept4 failed");
       break;
     }
-    if (band::send_connection(worker_channel.master(), connection_fd, ++sequence) != band::transfer::done) {
-      state.SkipWithError("send_connection did not complete");
-      break;
-    }
-    int taken_fd = -1;
-    std::uint64_t taken_sequence = 0;
-    if (band::receive_connection(worker_channel.worker(), taken_fd, taken_sequence) != band::transfer::done) {
-      state.SkipWithError("receive_connection did not complete");
-      break;
-    }
+    const int taken_fd = hand_off(state, worker_channel, connection_fd, ++sequence);
+    if (taken_fd < 0) break;
     ::close(connection_fd);
     ::close(taken_fd);
   }
@@ -126,16 +135,8 @@ void BM_SendAndReceive(benchmark::State& state) {
   std::uint64_t sequence = 0;
 
   for (auto _ : state) {
-    if (band::send_connection(worker_channel.master(), passed.master(), ++sequence) != band::transfer::done) {
-      state.SkipWithError("send_connection did not complete");
-      break;
-    }
-    int taken_fd = -1;
-    std::uint64_t taken_sequence = 0;
-    if (band::receive_connection(worker_channel.worker(), taken_fd, taken_sequence) != band::transfer::done) {
-      state.SkipWithError("receive_connection did not complete");
-      break;
-    }
+    const int taken_fd = hand_off(state, worker_channel, passed.master(), ++sequence);
+    if (taken_fd < 0) break;
     ::close(taken_fd);
   }
   state.SetItemsProcessed(state.iterations());
