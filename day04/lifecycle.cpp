@@ -54,10 +54,11 @@ void master::handle_ready(const process_ptr& process) {
   steer_to_ready_slots();
 
   slot& s = *slots_[process->slot];
-  if (s.successor != process) return;
-  const process_ptr previous = std::exchange(s.current, process);
-  s.successor.reset();
-  if (previous) drain(previous, std::exchange(s.succession_reason, {}));
+  if (s.successor == process) {
+    const process_ptr previous = std::exchange(s.current, process);
+    s.successor.reset();
+    if (previous) drain(previous, std::exchange(s.succession_reason, {}));
+  }
   if (reloading_) continue_reload();
 }
 
@@ -71,6 +72,10 @@ void master::handle_ready_timeout(const process_ptr& process) {
                                         std::to_string(process->child.pid()) + " was " + reason);
     // A recycle that failed: the serving worker goes on.
     s.successor.reset();
+    if (s.current) {
+      spdlog::error("worker {} pid {}: replacing it failed; it goes on serving", process->slot,
+                    s.current->child.pid());
+    }
     return drain(process, reason);
   }
   restart_unhealthy(process, SIGTERM, reason);
@@ -112,8 +117,14 @@ void master::begin_reload() {
 }
 
 void master::continue_reload() {
+  // A slot is in progress while its successor starts, and also while a
+  // successor that took over from a worker that died is not yet ready.
   unsigned in_progress = 0;
-  for (const auto& s : slots_) in_progress += s->successor ? 1 : 0;
+  for (const auto& s : slots_) {
+    const bool taking_over = s->current && s->current->state == worker_process::phase::starting &&
+                             s->current->reload_number >= reload_number_;
+    in_progress += s->successor || taking_over ? 1 : 0;
+  }
   bool outdated_left = false;
   for (unsigned index = 0; index < slots_.size(); ++index) {
     slot& s = *slots_[index];

@@ -210,8 +210,9 @@ void master::handle_exit(const process_ptr& process, int status) {
 }
 
 // Decides what follows a serving worker's exit: the end of the band for a
-// fatal configuration error or too many restarts, and otherwise a new worker
-// in the same slot after the slot's backoff.
+// fatal configuration error or too many restarts, the slot's successor when
+// one is starting (a reload or a recycle was under way), and otherwise a new
+// worker in the same slot after the slot's backoff.
 void master::replace_worker(const process_ptr& process, pid_t pid, int status, const std::string& description) {
   const unsigned index = process->slot;
   slot& s = *slots_[index];
@@ -227,6 +228,15 @@ void master::replace_worker(const process_ptr& process, pid_t pid, int status, c
     return begin_stop(exit_restart_intensity, true);
   }
 
+  if (s.successor) {
+    s.current = std::exchange(s.successor, nullptr);
+    s.succession_reason.clear();
+    spdlog::warn("worker {} pid {} {}; its successor pid {} takes the slot", index, pid, description,
+                 s.current->child.pid());
+    if (reloading_) continue_reload();
+    return;
+  }
+
   const auto uptime = since(process->started);
   const auto delay = s.backoff.next_delay(uptime, options_.min_uptime);
   if (delay == std::chrono::milliseconds::zero()) {
@@ -240,8 +250,9 @@ void master::replace_worker(const process_ptr& process, pid_t pid, int status, c
   s.respawn_timer.expires_after(delay);
   s.respawn_timer.async_wait([this, index](boost::system::error_code ec) {
     if (index >= slots_.size()) return;
-    slots_[index]->respawn_pending = false;
-    if (!ec && !stopping_) slots_[index]->current = spawn_worker(index);
+    slot& waited = *slots_[index];
+    waited.respawn_pending = false;
+    if (!ec && !stopping_ && !waited.current) waited.current = spawn_worker(index);
   });
 }
 

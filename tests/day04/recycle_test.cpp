@@ -16,6 +16,7 @@ namespace band::test {
 namespace {
 
 using ::testing::AllOf;
+using ::testing::ElementsAre;
 using ::testing::Ge;
 using ::testing::Le;
 
@@ -65,6 +66,26 @@ TEST(Recycle, MaxRequestsUnderLoad) {
   }
   EXPECT_GE(exits, recycles);
   EXPECT_GE(started_pids(band).size(), 2u + recycles);
+  band.send_signal(SIGTERM);
+  expect_band_gone(band, exited_with(0));
+}
+
+// The worker dies while the successor its request limit started is still
+// starting: the successor takes the slot, and no other worker is forked.
+TEST(Recycle, SuccessorTakesOverFromDeadWorker) {
+  auto band = start_day04("least-conn", 1,
+                          {"--max-requests", "1", "--demo-faults", "--demo-ready-delay", "1s"});
+  const pid_t old_worker = wait_until_ready(band, 1).front();
+
+  EXPECT_EQ(worker_pid_of(band.get("/")), old_worker);
+  const pid_t successor = band.wait_for_worker_start(0, 2);
+  EXPECT_EQ(worker_pid_of(band.get("/exit?code=3")), old_worker);
+  band.wait_for_line(worker_event("warning", 0, old_worker) + "exited with status 3; its successor pid " +
+                     std::to_string(successor) + " takes the slot$");
+  band.wait_for_line(worker_event("info", 0, successor) + "ready after ");
+
+  EXPECT_THAT(pids_of(band.wait_for_workers(1)), ElementsAre(successor));
+  EXPECT_EQ(started_pids(band).size(), 2u);
   band.send_signal(SIGTERM);
   expect_band_gone(band, exited_with(0));
 }

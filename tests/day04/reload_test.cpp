@@ -20,6 +20,7 @@ namespace band::test {
 namespace {
 
 using ::testing::Contains;
+using ::testing::ElementsAre;
 using ::testing::Not;
 using ::testing::UnorderedElementsAreArray;
 
@@ -251,6 +252,26 @@ TEST(Reload, ScaleDownDuringReloadFinishes) {
   band.send_signal(SIGTTOU);
   band.wait_for_line(worker_event("info", 1, starting) + "draining: removed by SIGTTOU$");
   band.wait_for_line(master_line("info") + "reload 1 finished: ");
+  band.send_signal(SIGTERM);
+  expect_band_gone(band, exited_with(0));
+}
+
+// The old worker dies while its new one starts: the new one takes the slot,
+// the reload finishes with it, and no other worker is forked.
+TEST(Reload, NewWorkerTakesOverFromDeadOne) {
+  auto band = start_day04("least-conn", 1, {"--demo-faults", "--demo-ready-delay", "1s"});
+  const pid_t old_worker = wait_until_ready(band, 1).front();
+
+  band.send_signal(SIGHUP);
+  const pid_t new_worker = band.wait_for_worker_start(0, 2);
+  EXPECT_EQ(worker_pid_of(band.get("/exit?code=3")), old_worker);
+  band.wait_for_line(worker_event("warning", 0, old_worker) + "exited with status 3; its successor pid " +
+                     std::to_string(new_worker) + " takes the slot$");
+  band.wait_for_line(master_line("info") + "reload 1 finished: 1 workers replaced$");
+
+  EXPECT_THAT(pids_of(band.wait_for_workers(1)), ElementsAre(new_worker));
+  EXPECT_EQ(worker_pid_of(band.get("/")), new_worker);
+  EXPECT_EQ(started_pids(band).size(), 2u);
   band.send_signal(SIGTERM);
   expect_band_gone(band, exited_with(0));
 }
