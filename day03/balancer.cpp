@@ -8,6 +8,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <limits>
@@ -26,6 +27,17 @@ constexpr int accept_batch = 64;
 constexpr std::size_t max_waiting = 1024;
 // After accept() fails for lack of descriptors or memory, wait this long.
 constexpr auto accept_retry_delay = std::chrono::milliseconds(100);
+
+// The connections sent to a worker that its server has not counted in
+// `active` yet. A server that counts `accepted` gives the exact number: sent
+// minus accepted. For one that does not, the unacknowledged connections are
+// the estimate. It counts twice those the worker has taken but whose
+// acknowledgement the master has not read, which during a burst of
+// connections pushed them to the slower worker.
+std::int64_t uncounted(std::size_t unacknowledged, std::uint64_t sent, std::uint64_t accepted) {
+  if (accepted == 0 || accepted > sent) return static_cast<std::int64_t>(unacknowledged);
+  return static_cast<std::int64_t>(sent - accepted);
+}
 
 }  // namespace
 
@@ -93,8 +105,8 @@ bool balancer::usable(unsigned slot) const {
 
 // Round-robin takes the next usable slot after the last one chosen.
 // Least-conn takes the slot with the fewest connections: those the worker
-// reports open in the slot table, plus those sent and not yet acknowledged,
-// which the worker has not counted yet. Ties go round-robin.
+// reports open in the slot table, plus those sent that it has not counted
+// yet. Ties go round-robin.
 std::optional<unsigned> balancer::choose_slot() const {
   const auto count = static_cast<unsigned>(channels_.size());
   std::optional<unsigned> best;
@@ -103,8 +115,11 @@ std::optional<unsigned> balancer::choose_slot() const {
     const unsigned slot = (next_slot_ + step) % count;
     if (!usable(slot)) continue;
     if (strategy_ == balance::round_robin) return slot;
-    const std::int64_t load = table_[slot].stats.active.load(std::memory_order_relaxed) +
-                              static_cast<std::int64_t>(channels_[slot]->unacknowledged.size());
+    const auto& stats = table_[slot].stats;
+    const channel& c = *channels_[slot];
+    const std::int64_t load = stats.active.load(std::memory_order_relaxed) +
+                              uncounted(c.unacknowledged.size(), c.next_sequence - 1,
+                                        stats.accepted.load(std::memory_order_relaxed) - c.accepted_before);
     if (load < best_load) {
       best = slot;
       best_load = load;
@@ -160,6 +175,7 @@ void balancer::attach(unsigned slot, int channel_fd) {
   c.descriptor.assign(channel_fd);
   c.blocked = false;
   c.next_sequence = 1;
+  c.accepted_before = table_[slot].stats.accepted.load(std::memory_order_relaxed);
   wait_for_acks(slot);
   dispatch_waiting();
 }

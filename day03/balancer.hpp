@@ -46,6 +46,9 @@ class balancer {
     // until the worker has taken them.
     std::deque<std::pair<std::uint64_t, int>> unacknowledged;
     std::uint64_t next_sequence = 1;
+    // The slot's `accepted` counter when this worker attached: the slot
+    // table counts for the slot, across its workers.
+    std::uint64_t accepted_before = 0;
     bool blocked = false;  // the channel was full; waiting until it drains
   };
 

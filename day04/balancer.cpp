@@ -8,6 +8,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <limits>
@@ -26,6 +27,17 @@ constexpr int accept_batch = 64;
 constexpr std::size_t max_waiting = 1024;
 // After accept() fails for lack of descriptors or memory, wait this long.
 constexpr auto accept_retry_delay = std::chrono::milliseconds(100);
+
+// The connections sent to a worker that its server has not counted in
+// `active` yet. A server that counts `accepted` gives the exact number: sent
+// minus accepted. For one that does not, the unacknowledged connections are
+// the estimate. It counts twice those the worker has taken but whose
+// acknowledgement the master has not read, which during a burst of
+// connections pushed them to the slower worker.
+std::int64_t uncounted(std::size_t unacknowledged, std::uint64_t sent, std::uint64_t accepted) {
+  if (accepted == 0 || accepted > sent) return static_cast<std::int64_t>(unacknowledged);
+  return static_cast<std::int64_t>(sent - accepted);
+}
 
 }  // namespace
 
@@ -108,9 +120,9 @@ balancer::target* balancer::find(std::size_t record) {
 
 // Round-robin takes the next usable target after the last one chosen.
 // Least-conn takes the target with the fewest connections: those the worker
-// reports open in the slot table, plus those sent and not yet acknowledged,
-// which the worker has not counted yet. Ties go round-robin. Connections left
-// on a removed reuseport socket go round-robin too.
+// reports open in the slot table, plus those sent that it has not counted
+// yet. Ties go round-robin. Connections left on a removed reuseport socket go
+// round-robin too.
 balancer::target* balancer::choose_target() {
   target* best = nullptr;
   std::int64_t best_load = std::numeric_limits<std::int64_t>::max();
@@ -120,8 +132,10 @@ balancer::target* balancer::choose_target() {
     target& t = *it;
     if (t.retired || t.blocked) continue;
     if (strategy_ != balance::least_conn) return &t;
-    const std::int64_t load = table_[t.record].stats.active.load(std::memory_order_relaxed) +
-                              static_cast<std::int64_t>(t.unacknowledged.size());
+    const auto& stats = table_[t.record].stats;
+    const std::int64_t load = stats.active.load(std::memory_order_relaxed) +
+                              uncounted(t.unacknowledged.size(), t.next_sequence - 1,
+                                        stats.accepted.load(std::memory_order_relaxed));
     if (load < best_load) {
       best = &t;
       best_load = load;
