@@ -176,7 +176,7 @@ int main(int argc, char** argv) {
                  "What --max-memory measures: uss (private pages only) or pss (private plus a share of shared "
                  "pages)")
       ->default_val(measure_text);
-  app.add_option("--check-interval", check_interval_text, "How often the master checks memory and heartbeats")
+  app.add_option("--check-interval", check_interval_text, "How often the master checks memory, heartbeats and request counts")
       ->default_val(check_interval_text);
   app.add_option("--heartbeat-timeout", heartbeat_timeout_text,
                  "Send SIGABRT, then SIGKILL, to a worker whose event loop has not turned for this long")
@@ -251,6 +251,10 @@ int main(int argc, char** argv) {
   }
   // A check only sees a stale heartbeat at its own pace, so a timeout no
   // longer than the interval could not be honoured.
+  if (options.max_requests == 0 && options.max_requests_jitter != 0) {
+    return usage_error("--max-requests-jitter " + max_requests_jitter_text +
+                       " needs --max-requests; set a limit with --max-requests N or drop the jitter");
+  }
   if (options.heartbeat_timeout <= options.check_interval) {
     return usage_error("--heartbeat-timeout " + heartbeat_timeout_text + " must be longer than --check-interval " +
                        check_interval_text + "; raise the timeout or shorten the interval");

@@ -32,7 +32,10 @@ INSTANTIATE_TEST_SUITE_P(
                       rejected("MaxRequestsNegative", "--max-requests", "-1"),
                       rejected("JitterNotNumber", "--max-requests-jitter", "ten"),
                       rejected("ReadyDelayZero", "--demo-ready-delay", "0"),
-                      rejected("BalanceUnknown", "--balance", "random")),
+                      rejected("BalanceUnknown", "--balance", "random"),
+                      invalid_flag{"JitterWithoutLimit",
+                                   {"--max-requests-jitter", "5"},
+                                   {"--max-requests-jitter 5 needs --max-requests"}}),
     invalid_flag_name);
 
 TEST(Flags, HelpListsLifecycleOptions) {
