@@ -27,8 +27,7 @@ band::balance parse_balance(const std::string& text) {
        {band::balance::shared, band::balance::reuseport, band::balance::round_robin, band::balance::least_conn}) {
     if (text == band::to_string(strategy)) return strategy;
   }
-  throw std::invalid_argument("invalid --balance '" + text +
-                              "': expected shared, reuseport, round-robin or least-conn");
+  throw std::invalid_argument("invalid value '" + text + "': expected shared, reuseport, round-robin or least-conn");
 }
 
 }  // namespace
@@ -43,17 +42,27 @@ int main(int argc, char** argv) {
   app.add_option("--workers", workers_text, "Number of worker processes (default: one per online CPU)");
   app.add_option("--balance", balance_text, "shared, reuseport, round-robin or least-conn")
       ->default_val(balance_text);
-  CLI11_PARSE(app, argc, argv);
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::CallForHelp& help) {
+    return app.exit(help);
+  } catch (const CLI::ParseError& error) {
+    std::cerr << program << ": " << error.what() << '\n';
+    return 2;
+  }
 
   band::options options;
+  const char* flag = "--listen";  // the flag being parsed, for the error message
   try {
     options.listen = band::common::parse_endpoint(listen_text);
+    flag = "--workers";
     if (!workers_text.empty()) {
       options.workers = static_cast<unsigned>(band::common::parse_count(workers_text, 1, 1024));
     }
+    flag = "--balance";
     options.strategy = parse_balance(balance_text);
   } catch (const std::exception& error) {
-    std::cerr << program << ": " << error.what() << '\n';
+    std::cerr << program << ": " << flag << ": " << error.what() << '\n';
     return 2;
   }
 
