@@ -206,13 +206,15 @@ void balancer::remove_target(std::size_t record) {
     targets_.erase(it);
     if (orphans.empty()) return;
     const char* noun = orphans.size() == 1 ? "connection" : "connections";
-    if (targets_.empty()) {
-      // No worker is left to take them: the band is stopping.
+    if (targets_.empty() && stopped_) {
       spdlog::warn("closing {} {} that a stopped worker had not taken", orphans.size(), noun);
       for (const auto& orphan : orphans) ::close(orphan.second);
       return;
     }
-    spdlog::info("passing {} {} that a stopped worker had not taken to other workers", orphans.size(), noun);
+    // With no other worker ready, they wait for the next one, such as the
+    // successor that takes the slot.
+    spdlog::info("passing {} {} that a stopped worker had not taken to {}", orphans.size(), noun,
+                 targets_.empty() ? "the next worker ready" : "other workers");
     // Ahead of the ones already waiting: these arrived earlier.
     for (auto orphan = orphans.rbegin(); orphan != orphans.rend(); ++orphan) waiting_.push_front(orphan->second);
     return dispatch_waiting();
@@ -230,6 +232,7 @@ void balancer::acknowledge(std::size_t record, std::uint64_t sequence) {
 
 void balancer::stop_accepting() {
   accepting_ = false;
+  stopped_ = true;
   accept_retry_timer_.cancel();
   boost::system::error_code ignored;
   listen_watch_.close(ignored);

@@ -79,6 +79,7 @@ class balancer {
   std::list<target>::iterator next_target_;
   std::deque<int> waiting_;  // accepted, not yet sent: no worker could take them
   bool accepting_ = false;
+  bool stopped_ = false;  // the band is stopping: a dead worker's connections are closed, not held
   bool waiting_for_connections_ = false;
   bool retrying_accept_ = false;  // accept() failed; accept_retry_timer_ runs
 };

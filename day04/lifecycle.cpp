@@ -78,6 +78,12 @@ void master::handle_ready_timeout(const process_ptr& process) {
     }
     return drain(process, reason);
   }
+  // A successor that took over from a worker that died is the reload's
+  // worker for the slot: missing the timeout fails the reload.
+  if (reloading_ && s.current == process && process->reload_number >= reload_number_) {
+    abort_reload("worker " + std::to_string(process->slot) + " pid " + std::to_string(process->child.pid()) +
+                 " was " + reason);
+  }
   restart_unhealthy(process, SIGTERM, reason);
 }
 

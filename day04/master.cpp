@@ -205,6 +205,13 @@ void master::handle_exit(const process_ptr& process, int status) {
   if (s.current == process) {
     s.current.reset();
     if (stopping_) return spdlog::info("worker {} pid {} {}", index, pid, description);
+    // A worker of this reload that died before it was ready, such as a
+    // successor that took over the slot, fails the reload.
+    if (reloading_ && process->state == worker_process::phase::starting &&
+        process->reload_number >= reload_number_) {
+      abort_reload("worker " + std::to_string(index) + " pid " + std::to_string(pid) + " " + description +
+                   " before it was ready");
+    }
     return replace_worker(process, pid, status, description);
   }
 }

@@ -13,8 +13,10 @@
 #include <filesystem>
 #include <fstream>
 #include <iostream>
+#include <memory>
 #include <regex>
 #include <string>
+#include <vector>
 
 namespace band::test {
 namespace {
@@ -272,6 +274,61 @@ TEST(Reload, NewWorkerTakesOverFromDeadOne) {
   EXPECT_THAT(pids_of(band.wait_for_workers(1)), ElementsAre(new_worker));
   EXPECT_EQ(worker_pid_of(band.get("/")), new_worker);
   EXPECT_EQ(started_pids(band).size(), 2u);
+  band.send_signal(SIGTERM);
+  expect_band_gone(band, exited_with(0));
+}
+
+// A new worker that took the slot of a worker that died, and then misses
+// the --ready-timeout, fails the reload as any new worker would; the slot's
+// worker is then restarted as usual.
+TEST(Reload, TakenOverSlotCanFail) {
+  const temporary_file not_ready("band-day04-taken-over");
+  auto band = start_day04("least-conn", 1,
+                          {"--demo-faults", "--ready-timeout", "1s", "--demo-not-ready-if", not_ready.path().string()});
+  const pid_t old_worker = wait_until_ready(band, 1).front();
+
+  not_ready.create();
+  band.send_signal(SIGHUP);
+  const pid_t new_worker = band.wait_for_worker_start(0, 2);
+  EXPECT_EQ(worker_pid_of(band.get("/exit?code=3")), old_worker);
+  band.wait_for_line(worker_event("warning", 0, old_worker) + "exited with status 3; its successor pid " +
+                     std::to_string(new_worker) + " takes the slot$");
+  band.wait_for_line(master_line("error") + "reload 1 failed: worker 0 pid " + std::to_string(new_worker) +
+                     " was not ready within the --ready-timeout of 1s; the serving workers go on$");
+  not_ready.remove();
+  const pid_t restarted = band.wait_for_worker_start(0, 3);
+  band.wait_for_line(worker_event("info", 0, restarted) + "ready after ");
+
+  EXPECT_EQ(worker_pid_of(band.get("/")), restarted);
+  EXPECT_EQ(band.count_lines("reload 1 finished"), 0u);
+  band.send_signal(SIGTERM);
+  expect_band_gone(band, exited_with(0));
+}
+
+// With one worker, the connections passed to it that it never took wait
+// for the new worker that takes its slot, instead of being closed.
+TEST(Reload, UntakenConnectionsWaitForSuccessor) {
+  auto band = start_day04("least-conn", 1, {"--demo-faults", "--demo-ready-delay", "1s"});
+  const pid_t old_worker = wait_until_ready(band, 1).front();
+
+  band.send_signal(SIGHUP);
+  const pid_t new_worker = band.wait_for_worker_start(0, 2);
+  http_connection hung(band.endpoint());
+  hung.send_get("/hang");
+  band.wait_for_line("blocking the event loop forever as /hang requests$");
+  const auto held_before = open_descriptors(band.pid()).size();
+  std::vector<std::unique_ptr<http_connection>> waiting;
+  for (int request = 0; request < 3; ++request) {
+    waiting.push_back(std::make_unique<http_connection>(band.endpoint()));
+    waiting.back()->send_get("/");
+  }
+  // The master holds its copy of each connection until the worker takes it.
+  ASSERT_TRUE(poll_until([&] { return open_descriptors(band.pid()).size() >= held_before + 3; }));
+  send_signal(band.child(old_worker), SIGKILL);
+  band.wait_for_line(worker_event("warning", 0, old_worker) + "killed by SIGKILL; its successor pid " +
+                     std::to_string(new_worker) + " takes the slot$");
+
+  for (const auto& connection : waiting) EXPECT_EQ(worker_pid_of(connection->read_response()), new_worker);
   band.send_signal(SIGTERM);
   expect_band_gone(band, exited_with(0));
 }
