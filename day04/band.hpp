@@ -113,8 +113,8 @@ class worker {
   // stats().active and --max-requests counts stats().requests.
   common::connection_stats& stats() noexcept { return stats_; }
   // Call after counting a request in stats().requests. The call that finds
-  // the count at the worker's --max-requests share asks the master for a
-  // successor at once; without these calls the master notices at its next
+  // the count at the worker's --max-requests share requests a successor from
+  // the master at once. Without these calls the master notices at its next
   // health check, up to one --check-interval later.
   void check_request_limit();
   // Sets the handler that takes over each connection the master passes.

@@ -5,7 +5,7 @@
 //   master → worker  connection  value: sequence number, plus the descriptor
 //   worker → master  ack         value: every connection up to this sequence is taken
 //   worker → master  ready       the worker has finished starting and serves
-//   worker → master  limit       value: requests answered; it has reached its --max-requests share
+//   worker → master  limit       value: requests served; the worker has reached its --max-requests share
 #pragma once
 
 #include <cstdint>

@@ -182,8 +182,8 @@ void master::handle_exit(const process_ptr& process, int status) {
 
   if (const auto it = std::find(draining_.begin(), draining_.end(), process); it != draining_.end()) {
     draining_.erase(it);
-    // With --max-requests, what it answered in all shows how far past its
-    // limit the drain took it.
+    // With --max-requests, the total shows how far past its limit the drain
+    // took the worker.
     if (process->request_limit != 0) {
       return spdlog::info("worker {} pid {} {}; {} requests answered in all", index, pid, description, answered);
     }

@@ -17,6 +17,12 @@ std::vector<pid_t> wait_until_ready(const band_process& band, unsigned count) {
   return pids;
 }
 
+void exit_during_succession(const band_process& band, pid_t old_worker, pid_t successor) {
+  EXPECT_EQ(worker_pid_of(band.get("/exit?code=3")), old_worker);
+  band.wait_for_line(worker_event("warning", 0, old_worker) + "exited with status 3; its successor pid " +
+                     std::to_string(successor) + " takes the slot$");
+}
+
 std::vector<std::string> wait_for_nth_line(const child_process& band, const std::string& pattern, std::size_t count) {
   if (!poll_until([&] { return band.count_lines(pattern) >= count; })) {
     throw std::runtime_error("timed out waiting for " + std::to_string(count) + " lines to match '" + pattern + "'");

@@ -29,6 +29,10 @@ inline band_process start_day04(const std::string& strategy, unsigned workers, s
 // and returns their pids by slot.
 std::vector<pid_t> wait_until_ready(const band_process& band, unsigned count);
 
+// Ends `old_worker`, slot 0's serving worker, with /exit?code=3 while
+// `successor` starts, and waits until the master gives the slot to it.
+void exit_during_succession(const band_process& band, pid_t old_worker, pid_t successor);
+
 // Waits until `count` lines match `pattern` and returns the capture groups
 // of the last of them, the newest.
 std::vector<std::string> wait_for_nth_line(const child_process& band, const std::string& pattern, std::size_t count);

@@ -26,7 +26,7 @@ TEST(Recycle, MaxRequestsUnderLoad) {
   constexpr unsigned recycles = 4;
   // Each worker is replaced well after its limit when the worker does not
   // report reaching it, because the next health check is a minute away.
-  // The bound on what a worker answers in all leaves room for the requests
+  // The bound on a worker's total requests leaves room for the requests
   // it serves while its successor starts and for those in progress when it
   // drains.
   constexpr unsigned overshoot = 1'000;
@@ -79,9 +79,7 @@ TEST(Recycle, SuccessorTakesOverFromDeadWorker) {
 
   EXPECT_EQ(worker_pid_of(band.get("/")), old_worker);
   const pid_t successor = band.wait_for_worker_start(0, 2);
-  EXPECT_EQ(worker_pid_of(band.get("/exit?code=3")), old_worker);
-  band.wait_for_line(worker_event("warning", 0, old_worker) + "exited with status 3; its successor pid " +
-                     std::to_string(successor) + " takes the slot$");
+  exit_during_succession(band, old_worker, successor);
   band.wait_for_line(worker_event("info", 0, successor) + "ready after ");
 
   EXPECT_THAT(pids_of(band.wait_for_workers(1)), ElementsAre(successor));

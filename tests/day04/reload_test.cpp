@@ -266,9 +266,7 @@ TEST(Reload, NewWorkerTakesOverFromDeadOne) {
 
   band.send_signal(SIGHUP);
   const pid_t new_worker = band.wait_for_worker_start(0, 2);
-  EXPECT_EQ(worker_pid_of(band.get("/exit?code=3")), old_worker);
-  band.wait_for_line(worker_event("warning", 0, old_worker) + "exited with status 3; its successor pid " +
-                     std::to_string(new_worker) + " takes the slot$");
+  exit_during_succession(band, old_worker, new_worker);
   band.wait_for_line(master_line("info") + "reload 1 finished: 1 workers replaced$");
 
   EXPECT_THAT(pids_of(band.wait_for_workers(1)), ElementsAre(new_worker));
@@ -278,9 +276,9 @@ TEST(Reload, NewWorkerTakesOverFromDeadOne) {
   expect_band_gone(band, exited_with(0));
 }
 
-// A new worker that took the slot of a worker that died, and then misses
-// the --ready-timeout, fails the reload as any new worker would; the slot's
-// worker is then restarted as usual.
+// A new worker that took the slot of a worker that died still belongs to the
+// reload. When it misses the --ready-timeout, the reload fails, and the slot's
+// worker is restarted as after any crash.
 TEST(Reload, TakenOverSlotCanFail) {
   const temporary_file not_ready("band-day04-taken-over");
   auto band = start_day04("least-conn", 1,
@@ -290,9 +288,7 @@ TEST(Reload, TakenOverSlotCanFail) {
   not_ready.create();
   band.send_signal(SIGHUP);
   const pid_t new_worker = band.wait_for_worker_start(0, 2);
-  EXPECT_EQ(worker_pid_of(band.get("/exit?code=3")), old_worker);
-  band.wait_for_line(worker_event("warning", 0, old_worker) + "exited with status 3; its successor pid " +
-                     std::to_string(new_worker) + " takes the slot$");
+  exit_during_succession(band, old_worker, new_worker);
   band.wait_for_line(master_line("error") + "reload 1 failed: worker 0 pid " + std::to_string(new_worker) +
                      " was not ready within the --ready-timeout of 1s; the serving workers go on$");
   not_ready.remove();
@@ -322,7 +318,7 @@ TEST(Reload, UntakenConnectionsWaitForSuccessor) {
     waiting.push_back(std::make_unique<http_connection>(band.endpoint()));
     waiting.back()->send_get("/");
   }
-  // The master holds its copy of each connection until the worker takes it.
+  // The master keeps its copy of each connection until the worker takes it.
   ASSERT_TRUE(poll_until([&] { return open_descriptors(band.pid()).size() >= held_before + 3; }));
   send_signal(band.child(old_worker), SIGKILL);
   band.wait_for_line(worker_event("warning", 0, old_worker) + "killed by SIGKILL; its successor pid " +

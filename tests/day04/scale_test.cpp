@@ -54,11 +54,11 @@ INSTANTIATE_TEST_SUITE_P(Strategies, Scale, ::testing::Values("reuseport", "shar
                          strategy_case_name);
 
 // Opens keep-alive connections until one is served by worker `pid`, and
-// returns it. Each connection another worker served keeps that worker's
-// event loop busy on /work for 300 ms, so that with the shared socket, where
-// the kernel tends to wake the same worker every time, the next connection
-// goes to a worker still free. Returns once those workers have finished, or
-// null after 100 connections served by others.
+// returns it once the other workers are idle again, or null after 100
+// connections served by others. With the shared socket the kernel tends to
+// wake the same worker every time. So each connection another worker served
+// keeps that worker busy on /work for 300 ms, and the next connection goes
+// to a worker still free.
 std::unique_ptr<http_connection> connection_served_by(const band_process& band, pid_t pid) {
   std::vector<std::unique_ptr<http_connection>> busy;
   std::unique_ptr<http_connection> found;
