@@ -55,9 +55,6 @@ memory_usage parse_smaps_rollup(std::string_view text) {
   return usage;
 }
 
-namespace {
-
-// Reads a whole /proc file. Returns nullopt when the process is gone.
 std::optional<std::string> read_proc_file(const std::string& path) {
   const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
   if (fd < 0) {
@@ -83,8 +80,6 @@ std::optional<std::string> read_proc_file(const std::string& path) {
   }
   return text;
 }
-
-}  // namespace
 
 std::optional<std::uint64_t> read_resident_bytes(pid_t pid) {
   const std::string path = "/proc/" + std::to_string(pid) + "/statm";

@@ -1,10 +1,10 @@
 #include "proc.hpp"
 
+#include "band/common/proc.hpp"
+
 #include <signal.h>
 #include <algorithm>
 #include <filesystem>
-#include <fstream>
-#include <iterator>
 #include <sstream>
 
 namespace band::test {
@@ -34,8 +34,11 @@ std::vector<process_id> running_processes(Predicate keep) {
 }  // namespace
 
 std::optional<proc_stat> read_proc_stat(pid_t pid) {
-  std::ifstream file("/proc/" + std::to_string(pid) + "/stat");
-  const std::string text{std::istreambuf_iterator<char>(file), std::istreambuf_iterator<char>()};
+  // Read with read(2): a process that ends between the open and the read
+  // makes it fail with ESRCH, which an ifstream reports by throwing.
+  const auto file = common::read_proc_file("/proc/" + std::to_string(pid) + "/stat");
+  if (!file) return std::nullopt;
+  const std::string& text = *file;
   // The command name is in parentheses and may itself contain spaces and
   // parentheses, so the fields start after the last ')'.
   const auto name_end = text.rfind(')');

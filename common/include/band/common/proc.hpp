@@ -5,6 +5,7 @@
 
 #include <cstdint>
 #include <optional>
+#include <string>
 #include <string_view>
 
 namespace band::common {
@@ -27,6 +28,11 @@ struct memory_usage {
 // Parses the text of /proc/PID/smaps_rollup. Throws std::runtime_error when
 // the Rss or Pss line is missing or a value is not "N kB".
 memory_usage parse_smaps_rollup(std::string_view text);
+
+// Reads a whole file under /proc/PID. Returns nullopt when the process is
+// gone: the file is missing, or the read fails with ESRCH because the process
+// ended after the open. Throws std::system_error on any other failure.
+std::optional<std::string> read_proc_file(const std::string& path);
 
 // Reads the resident set size from /proc/PID/statm, in bytes: a cheap upper
 // bound of both USS and PSS (about a tenth of the cost of smaps_rollup).
