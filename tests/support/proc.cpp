@@ -35,7 +35,7 @@ std::vector<process_id> running_processes(Predicate keep) {
 
 std::optional<proc_stat> read_proc_stat(pid_t pid) {
   // Read with read(2): a process that ends between the open and the read
-  // makes it fail with ESRCH, which an ifstream reports by throwing.
+  // makes it fail with ESRCH, which libstdc++'s filebuf reports by throwing.
   const auto file = common::read_proc_file("/proc/" + std::to_string(pid) + "/stat");
   if (!file) return std::nullopt;
   const std::string& text = *file;
