@@ -27,8 +27,8 @@ TEST_P(Scale, DownAndUpUnderLoad) {
   ASSERT_TRUE(load.wait_for_responses(responses_per_phase));
 
   band.send_signal(SIGTTOU);
-  band.wait_for_line(worker_event("info", 2, pids[2]) + "draining: removed by SIGTTOU$");
-  band.wait_for_line(worker_event("info", 2, pids[2]) + "exited with status 0 after removed by SIGTTOU$");
+  band.wait_for_line(worker_event("info", 2, pids[2]) + "draining: removal by SIGTTOU$");
+  band.wait_for_line(worker_event("info", 2, pids[2]) + "exited with status 0 after removal by SIGTTOU$");
   const auto removed_gone = load_clock::now();
   EXPECT_THAT(pids_of(band.wait_for_workers(2)), UnorderedElementsAre(pids[0], pids[1]));
   ASSERT_TRUE(load.wait_for_responses(load.responses() + responses_per_phase));
@@ -88,7 +88,7 @@ TEST_P(Scale, AddedDuringDrainServes) {
   const auto removed = band.child(pids[2]);
 
   band.send_signal(SIGTTOU);
-  band.wait_for_line(worker_event("info", 2, pids[2]) + "draining: removed by SIGTTOU$");
+  band.wait_for_line(worker_event("info", 2, pids[2]) + "draining: removal by SIGTTOU$");
   band.send_signal(SIGTTIN);
   const pid_t added = std::stoi(
       wait_for_nth_line(band, master_line("info") + R"(worker 2 pid (\d+) started \(generation 1\)$)", 2)[1]);
@@ -106,14 +106,14 @@ TEST_P(Scale, AddedDuringDrainServes) {
 }
 
 // A worker added by SIGTTIN gets connections only once it has reported
-// ready. The load's timeout of 1 s is below the 2 s the new worker takes,
-// so a connection sent to it before then fails.
+// ready. The load's timeout of 2 s is below the 4 s the new worker takes,
+// so a connection sent to it in its first 2 s fails.
 TEST_P(Scale, NotReadyAddedGetsNoConnections) {
   using namespace std::chrono_literals;
-  auto band = start_day04(GetParam(), 2, {"--demo-ready-delay", "2s"});
+  auto band = start_day04(GetParam(), 2, {"--demo-ready-delay", "4s"});
   wait_until_ready(band, 2);
   load_options options;
-  options.timeout = 1s;
+  options.timeout = 2s;
   load_generator load(band.endpoint(), options);
   ASSERT_TRUE(load.wait_for_responses(responses_per_phase));
 
