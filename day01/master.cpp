@@ -57,7 +57,7 @@ int master::run() {
   // not kill the master: writes to it fail with EPIPE instead.
   ::signal(SIGPIPE, SIG_IGN);
   spdlog::info("listening on {}", common::to_string(listener_.local_endpoint()));
-  spdlog::info("starting {} workers", slots_.size());
+  spdlog::info("starting {}", common::plural(slots_.size(), "worker"));
   wait_for_signal();
   ignore_hangups();
   spawn_missing_workers();
@@ -201,7 +201,7 @@ void master::handle_stop_signal(int signal_number) {
 
   stopping_ = true;
   fork_retry_timer_.cancel();
-  spdlog::info("received {}; stopping {} workers", name, live_workers());
+  spdlog::info("received {}; stopping {}", name, common::plural(live_workers(), "worker"));
   for (const auto& slot : slots_) {
     if (slot.pid != 0) ::kill(slot.pid, SIGTERM);
   }

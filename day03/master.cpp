@@ -114,7 +114,7 @@ int master::run() {
   // not kill the master: writes to it fail with EPIPE instead.
   ::signal(SIGPIPE, SIG_IGN);
   spdlog::info("listening on {}", common::to_string(listeners_.front().local_endpoint()));
-  spdlog::info("starting {} workers, balancing with {}", slots_.size(), to_string(options_.strategy));
+  spdlog::info("starting {}, balancing with {}", common::plural(slots_.size(), "worker"), to_string(options_.strategy));
   wait_for_signal();
   if (balancer_) balancer_->start();
   ignore_hangups();
@@ -194,8 +194,8 @@ void master::replace_worker(unsigned index, pid_t pid, int status) {
     return begin_stop(exit_config_error);
   }
   if (!intensity_.record(monotonic_clock::now())) {
-    spdlog::error("worker {} pid {} {}; that is {} restarts within {}, more than --max-restarts {}; stopping the band",
-                  index, pid, description, intensity_.recent_count(), format_duration(options_.restart_window),
+    spdlog::error("worker {} pid {} {}; that is {} within {}, more than --max-restarts {}; stopping the band",
+                  index, pid, description, common::plural(intensity_.recent_count(), "restart"), format_duration(options_.restart_window),
                   options_.max_restarts);
     return begin_stop(exit_restart_intensity);
   }
@@ -315,7 +315,7 @@ void master::handle_stop_signal(int signal_number) {
     spdlog::warn("received {} during the stop; killing the workers now", name);
     return kill_survivors("a second stop signal");
   }
-  spdlog::info("received {}; stopping {} workers", name, live_workers());
+  spdlog::info("received {}; stopping {}", name, common::plural(live_workers(), "worker"));
   begin_stop(0);
 }
 

@@ -84,11 +84,11 @@ void master::check_request_limit(const process_ptr& process) {
   if (process->request_limit == 0 || served < process->request_limit) return;
   slot& s = *slots_[process->slot];
   if (s.current != process || s.successor) return;
-  const std::string reason = "answered " + std::to_string(served) + " requests, at least its limit of " +
-                             std::to_string(process->request_limit) + " (--max-requests " +
-                             std::to_string(options_.max_requests) + " plus jitter)";
-  spdlog::info("worker {} pid {} {}; replacing it", process->slot, process->child.pid(), reason);
-  replace_gracefully(process->slot, reason);
+  const std::string limit = std::to_string(process->request_limit) + " (--max-requests " +
+                            std::to_string(options_.max_requests) + " plus jitter)";
+  spdlog::info("worker {} pid {} answered {}, at least its limit of {}; replacing it", process->slot,
+               process->child.pid(), common::plural(served, "request"), limit);
+  replace_gracefully(process->slot, "reaching its request limit of " + limit);
 }
 
 // Sends `signal_number` and, when the worker is still running kill_timeout

@@ -116,8 +116,8 @@ void master::drain(const process_ptr& process, std::string reason) {
 // changed configuration comes with day 05, a new binary with day 08.
 void master::begin_reload() {
   ++reload_number_;
-  spdlog::info("received SIGHUP; reload {}: replacing {} workers, {} at a time", reload_number_, slots_.size(),
-               options_.reload_batch);
+  spdlog::info("received SIGHUP; reload {}: replacing {}, {} at a time", reload_number_,
+               common::plural(slots_.size(), "worker"), options_.reload_batch);
   reloading_ = true;
   continue_reload();
 }
@@ -143,7 +143,9 @@ void master::continue_reload() {
   }
   if (outdated_left || in_progress != 0) return;
   reloading_ = false;
-  spdlog::info("reload {} finished: {} workers replaced", reload_number_, slots_.size());
+  // Workers added by SIGTTIN during the reload count too: they started
+  // with its generation.
+  spdlog::info("reload {} finished: {} serving, all new", reload_number_, common::plural(slots_.size(), "worker"));
 }
 
 // Stops the reload: workers that are still starting drain, and every slot
@@ -194,8 +196,8 @@ void master::remove_slot() {
   std::unique_ptr<slot> removed = std::move(slots_.back());
   slots_.pop_back();
   removed->respawn_timer.cancel();
-  if (removed->successor) drain(removed->successor, "removed by SIGTTOU");
-  if (removed->current) drain(removed->current, "removed by SIGTTOU");
+  if (removed->successor) drain(removed->successor, "removal by SIGTTOU");
+  if (removed->current) drain(removed->current, "removal by SIGTTOU");
   // A reload waiting for the removed slot's successor goes on without it.
   if (reloading_) continue_reload();
 

@@ -85,7 +85,7 @@ int master::run() {
   // not kill the master: writes to it fail with EPIPE instead.
   ::signal(SIGPIPE, SIG_IGN);
   spdlog::info("listening on {}", common::to_string(listeners_.front().local_endpoint()));
-  spdlog::info("starting {} workers, balancing with {}", slots_.size(), to_string(options_.strategy));
+  spdlog::info("starting {}, balancing with {}", common::plural(slots_.size(), "worker"), to_string(options_.strategy));
   wait_for_signals();
   if (options_.strategy == balance::round_robin || options_.strategy == balance::least_conn) {
     balancer_.start_accepting(listeners_.front().fd());
@@ -185,7 +185,8 @@ void master::handle_exit(const process_ptr& process, int status) {
     // With --max-requests, the total shows how far past its limit the drain
     // took the worker.
     if (process->request_limit != 0) {
-      return spdlog::info("worker {} pid {} {}; {} requests answered in all", index, pid, description, answered);
+      return spdlog::info("worker {} pid {} {}; {} answered in all", index, pid, description,
+                          common::plural(answered, "request"));
     }
     return spdlog::info("worker {} pid {} {}", index, pid, description);
   }
@@ -196,8 +197,8 @@ void master::handle_exit(const process_ptr& process, int status) {
     spdlog::warn("worker {} pid {} {} before it was ready", index, pid, description);
     if (reloading_) abort_reload("worker " + std::to_string(index) + " pid " + std::to_string(pid) + " " + description);
     if (!intensity_.record(monotonic_clock::now())) {
-      spdlog::error("that is {} restarts within {}, more than --max-restarts {}; stopping the band",
-                    intensity_.recent_count(), format_duration(options_.restart_window), options_.max_restarts);
+      spdlog::error("that is {} within {}, more than --max-restarts {}; stopping the band",
+                    common::plural(intensity_.recent_count(), "restart"), format_duration(options_.restart_window), options_.max_restarts);
       begin_stop(exit_restart_intensity, true);
     }
     return;
@@ -229,8 +230,8 @@ void master::replace_worker(const process_ptr& process, pid_t pid, int status, c
     return begin_stop(exit_config_error, true);
   }
   if (!intensity_.record(monotonic_clock::now())) {
-    spdlog::error("worker {} pid {} {}; that is {} restarts within {}, more than --max-restarts {}; stopping the band",
-                  index, pid, description, intensity_.recent_count(), format_duration(options_.restart_window),
+    spdlog::error("worker {} pid {} {}; that is {} within {}, more than --max-restarts {}; stopping the band",
+                  index, pid, description, common::plural(intensity_.recent_count(), "restart"), format_duration(options_.restart_window),
                   options_.max_restarts);
     return begin_stop(exit_restart_intensity, true);
   }

@@ -91,6 +91,10 @@ std::string format_size(std::uint64_t bytes) {
   return text;
 }
 
+std::string plural(std::uint64_t count, std::string_view noun) {
+  return std::to_string(count) + " " + std::string(noun) + (count == 1 ? "" : "s");
+}
+
 std::string format_duration(std::chrono::milliseconds duration) {
   const auto milliseconds = duration.count();
   if (milliseconds % 3'600'000 == 0 && milliseconds != 0) return std::to_string(milliseconds / 3'600'000) + "h";

@@ -122,6 +122,12 @@ TEST(format_size, units) {
   EXPECT_EQ(format_size(2048 * tib), "2048.0 TiB");
 }
 
+TEST(plural, adds_s_unless_one) {
+  EXPECT_EQ(plural(0, "worker"), "0 workers");
+  EXPECT_EQ(plural(1, "worker"), "1 worker");
+  EXPECT_EQ(plural(2, "request"), "2 requests");
+}
+
 // A size that would round to 1024.0 of one unit is 1.0 of the next unit.
 TEST(format_size, rounds_into_next_unit) {
   EXPECT_EQ(format_size(mib - 1), "1.0 MiB");

@@ -44,7 +44,7 @@ TEST(Readiness, OldServesUntilSuccessorReady) {
   band.send_signal(SIGHUP);
   band.wait_for_worker_start(0, 2);
   const auto successor_started = load_clock::now();
-  band.wait_for_line(master_line("info") + "reload 1 finished: 2 workers replaced$");
+  band.wait_for_line(master_line("info") + "reload 1 finished: 2 workers serving, all new$");
   const auto report = load.stop();
 
   expect_no_failures(report);

@@ -42,8 +42,8 @@ TEST(Recycle, MaxRequestsUnderLoad) {
                                          R"(worker (\d+) pid (\d+) answered (\d+) requests, at least its limit of (\d+) )"
                                          R"(\(--max-requests 300 plus jitter\); replacing it$)";
   const std::string exit_line_pattern = master_line("info") +
-                                        R"(worker (\d+) pid (\d+) exited with status 0 after answered \d+ requests, )"
-                                        R"(at least its limit of (\d+) .*; (\d+) requests answered in all$)";
+                                        R"(worker (\d+) pid (\d+) exited with status 0 after reaching its request )"
+                                        R"(limit of (\d+) .*; (\d+) requests answered in all$)";
   wait_for_nth_line(band, exit_line_pattern, recycles);
   const auto report = load.stop();
 

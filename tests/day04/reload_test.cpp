@@ -72,7 +72,7 @@ TEST_P(Reload, UnderLoadDropsNothing) {
 
   const auto reload_start = load_clock::now();
   band.send_signal(SIGHUP);
-  band.wait_for_line(master_line("info") + "reload 1 finished: 2 workers replaced$");
+  band.wait_for_line(master_line("info") + "reload 1 finished: 2 workers serving, all new$");
   for (unsigned slot = 0; slot < 2; ++slot) band.wait_for_line(drained_exit(slot, old_pids[slot], "reload 1"));
   const auto old_gone = load_clock::now();
   const auto new_pids = pids_of(band.wait_for_workers(2));
@@ -107,7 +107,7 @@ TEST(Reload, TenUnderLoad) {
   for (unsigned reload = 1; reload <= reloads; ++reload) {
     load.wait_for_responses(reload * min_total / reloads, max_gap);
     band.send_signal(SIGHUP);
-    band.wait_for_line(master_line("info") + "reload " + std::to_string(reload) + " finished: 2 workers replaced$");
+    band.wait_for_line(master_line("info") + "reload " + std::to_string(reload) + " finished: 2 workers serving, all new$");
   }
   load.wait_for_responses(min_total, max_gap);
   const auto report = load.stop();
@@ -204,7 +204,7 @@ TEST(Reload, SecondSighupRestarts) {
   band.send_signal(SIGHUP);
   band.wait_for_line(master_line("info") + "received SIGHUP; reload 2: ");
   const long second_reload = first_line_index(band, "received SIGHUP; reload 2: ");
-  band.wait_for_line(master_line("info") + "reload 2 finished: 2 workers replaced$");
+  band.wait_for_line(master_line("info") + "reload 2 finished: 2 workers serving, all new$");
   const auto workers = pids_of(band.wait_for_workers(2));
   const auto report = load.stop();
 
@@ -227,7 +227,7 @@ TEST(Reload, BatchOfTwo) {
   ASSERT_TRUE(load.wait_for_responses(responses_per_phase));
 
   band.send_signal(SIGHUP);
-  band.wait_for_line(master_line("info") + "reload 1 finished: 4 workers replaced$");
+  band.wait_for_line(master_line("info") + "reload 1 finished: 4 workers serving, all new$");
   const auto report = load.stop();
 
   expect_no_failures(report);
@@ -252,7 +252,7 @@ TEST(Reload, ScaleDownDuringReloadFinishes) {
   band.send_signal(SIGHUP);
   const pid_t starting = band.wait_for_worker_start(1, 2);
   band.send_signal(SIGTTOU);
-  band.wait_for_line(worker_event("info", 1, starting) + "draining: removed by SIGTTOU$");
+  band.wait_for_line(worker_event("info", 1, starting) + "draining: removal by SIGTTOU$");
   band.wait_for_line(master_line("info") + "reload 1 finished: ");
   band.send_signal(SIGTERM);
   expect_band_gone(band, exited_with(0));
@@ -267,7 +267,7 @@ TEST(Reload, NewWorkerTakesOverFromDeadOne) {
   band.send_signal(SIGHUP);
   const pid_t new_worker = band.wait_for_worker_start(0, 2);
   exit_during_succession(band, old_worker, new_worker);
-  band.wait_for_line(master_line("info") + "reload 1 finished: 1 workers replaced$");
+  band.wait_for_line(master_line("info") + "reload 1 finished: 1 worker serving, all new$");
 
   EXPECT_THAT(pids_of(band.wait_for_workers(1)), ElementsAre(new_worker));
   EXPECT_EQ(worker_pid_of(band.get("/")), new_worker);

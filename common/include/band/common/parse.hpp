@@ -22,6 +22,10 @@ std::uint64_t parse_size(std::string_view text);
 // "612.4 MiB", "1.0 GiB", "512 bytes": a size for messages.
 std::string format_size(std::uint64_t bytes);
 
+// "1 worker", "2 workers": a count with its noun, for messages. Only for
+// nouns whose plural adds an s.
+std::string plural(std::uint64_t count, std::string_view noun);
+
 // "1500ms", "2s", "5m": the shortest exact form of a duration, for messages.
 std::string format_duration(std::chrono::milliseconds duration);
 
