@@ -382,6 +382,7 @@ void master::retry_spawn_later() {
 // SIGKILL. The master exits with `exit_status` once all are reaped.
 void master::begin_stop(int exit_status, bool graceful) {
   stopping_ = true;
+  if (reloading_) spdlog::info("reload {} left unfinished: the band is stopping", reload_number_);
   reloading_ = false;
   exit_status_ = exit_status;
   fork_retry_timer_.cancel();

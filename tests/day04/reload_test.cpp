@@ -218,6 +218,19 @@ TEST(Reload, SecondSighupRestarts) {
   expect_band_gone(band, exited_with(0));
 }
 
+// A stop while a new worker is still starting: the reload ends unfinished,
+// and old and new workers alike exit.
+TEST(Reload, StopDuringReloadExitsCleanly) {
+  auto band = start_day04("reuseport", 2, {"--demo-ready-delay", "3s"});
+  wait_until_ready(band, 2);
+  band.send_signal(SIGHUP);
+  band.wait_for_worker_start(0, 2);
+  band.send_signal(SIGTERM);
+  band.wait_for_line(master_line("info") + "reload 1 left unfinished: the band is stopping$");
+  expect_band_gone(band, exited_with(0));
+  EXPECT_EQ(band.count_lines("reload 1 finished"), 0u);
+}
+
 // --reload-batch 2: two new workers start at once, and the old ones of
 // their slots drain only once the new ones are ready.
 TEST(Reload, BatchOfTwo) {
