@@ -83,5 +83,12 @@ TEST(Stop, MasterKillLeavesNoOrphans) {
   EXPECT_TRUE(all_gone) << "still running: " << ::testing::PrintToString(band.group_members());
 }
 
+// SIGHUP, SIGTTIN and SIGTTOU get their meaning on day 04; until then the
+// master logs and ignores them, and neither it nor a worker stops.
+TEST(Stop, ReservedSignalsIgnored) {
+  auto band = start_day01({"--workers", "1"});
+  expect_reserved_signals_ignored(band);
+}
+
 }  // namespace
 }  // namespace band::test

@@ -46,6 +46,13 @@ TEST(Basics, SigtermExitsCleanly) {
   for (const auto& worker : workers) EXPECT_FALSE(is_running(worker)) << worker;
 }
 
+// SIGHUP, SIGTTIN and SIGTTOU get their meaning on day 04; until then the
+// master logs and ignores them, and neither it nor a worker stops.
+TEST(Basics, ReservedSignalsIgnored) {
+  auto band = start_checked_band(1);
+  expect_reserved_signals_ignored(band);
+}
+
 // The workers die by PR_SET_PDEATHSIG with SIGKILL, which even a worker
 // whose event loop is blocked cannot ignore.
 TEST(Basics, MasterKillLeavesNoOrphans) {

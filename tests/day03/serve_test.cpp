@@ -56,6 +56,14 @@ TEST_P(Serve, SigtermExitsCleanly) {
 INSTANTIATE_TEST_SUITE_P(Strategies, Serve, ::testing::Values("shared", "reuseport", "round-robin", "least-conn"),
                          strategy_case_name);
 
+// SIGHUP, SIGTTIN and SIGTTOU get their meaning on day 04; until then the
+// master logs and ignores them, and neither it nor a worker stops. With
+// least-conn, a stopped master would pass on no connection.
+TEST(Signals, ReservedForDay04Ignored) {
+  auto band = start_day03("least-conn", 1);
+  expect_reserved_signals_ignored(band);
+}
+
 // A worker stopped with SIGSTOP cannot take what the master handed it, nor
 // heed SIGTERM. The stop kills it after --stop-timeout and closes the
 // connections it held, so their clients see the connection end instead of

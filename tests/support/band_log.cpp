@@ -2,8 +2,12 @@
 
 #include "proc.hpp"
 
+#include <band/common/wait_status.hpp>
+
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
+
+#include <signal.h>
 
 #include <algorithm>
 #include <regex>
@@ -66,6 +70,19 @@ std::vector<pid_t> started_pids(const child_process& band) {
     pids.push_back(static_cast<pid_t>(std::stol(match.groups[1])));
   }
   return pids;
+}
+
+void expect_reserved_signals_ignored(const band_process& band) {
+  // A worker that answers has set its signal dispositions.
+  ASSERT_EQ(band.get("/").result_int(), 200);
+  for (const int signal_number : {SIGHUP, SIGTTIN, SIGTTOU}) {
+    band.send_signal_to_group(signal_number);
+    band.wait_for_line(master_line("info") + "received " + common::signal_name(signal_number) + "; ignoring it, as ");
+  }
+  const auto master = read_proc_stat(band.pid());
+  ASSERT_TRUE(master.has_value());
+  EXPECT_NE(master->state, 'T') << "the master is stopped";
+  EXPECT_EQ(band.get("/").result_int(), 200);
 }
 
 void expect_band_gone(const band_process& band, const exit_status& expected, std::chrono::milliseconds timeout) {
