@@ -84,10 +84,12 @@ void master::check_request_limit(const process_ptr& process) {
   if (process->request_limit == 0 || served < process->request_limit) return;
   slot& s = *slots_[process->slot];
   if (s.current != process || s.successor) return;
-  const std::string limit = std::to_string(process->request_limit) + " (--max-requests " +
-                            std::to_string(options_.max_requests) + " plus jitter)";
+  const std::string limit =
+      std::to_string(process->request_limit) + " (--max-requests " + std::to_string(options_.max_requests) +
+      (options_.max_requests_jitter == 0 ? ")" : " plus jitter)");
   spdlog::info("worker {} pid {} answered {}, at least its limit of {}; replacing it", process->slot,
                process->child.pid(), common::plural(served, "request"), limit);
+  process->recycled = true;
   replace_gracefully(process->slot, "reaching its request limit of " + limit);
 }
 

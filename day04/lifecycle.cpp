@@ -117,7 +117,8 @@ void master::drain(const process_ptr& process, std::string reason) {
 void master::begin_reload() {
   ++reload_number_;
   spdlog::info("received SIGHUP; reload {}: replacing {}, {} at a time", reload_number_,
-               common::plural(slots_.size(), "worker"), options_.reload_batch);
+               common::plural(slots_.size(), "worker"),
+               std::min<std::size_t>(options_.reload_batch, slots_.size()));
   reloading_ = true;
   continue_reload();
 }

@@ -139,7 +139,7 @@ int main(int argc, char** argv) {
                "Signals: SIGTERM stops gracefully (workers finish their requests); SIGINT and SIGQUIT stop\n"
                "fast (workers close their connections); SIGHUP reloads the workers one slot at a time;\n"
                "SIGTTIN adds a worker and SIGTTOU removes one.\n"
-               "Exit status: 0 after SIGTERM or SIGINT, 1 when it cannot start, 2 for a bad flag,\n"
+               "Exit status: 0 after SIGTERM, SIGINT or SIGQUIT, 1 when it cannot start, 2 for a bad flag,\n"
                "3 when workers died more than --max-restarts times within --restart-window,\n"
                "78 when a worker exited with 78 to report a configuration error.\n"
                "Durations take ms, s, m or h (a bare number is seconds); sizes take K, M or G (binary).",
@@ -249,12 +249,12 @@ int main(int argc, char** argv) {
   } catch (const std::invalid_argument& error) {
     return usage_error(error.what());
   }
-  // A check only sees a stale heartbeat at its own pace, so a timeout no
-  // longer than the interval could not be honoured.
   if (options.max_requests == 0 && options.max_requests_jitter != 0) {
     return usage_error("--max-requests-jitter " + max_requests_jitter_text +
                        " needs --max-requests; set a limit with --max-requests N or drop the jitter");
   }
+  // A check only sees a stale heartbeat at its own pace, so a timeout no
+  // longer than the interval could not be honoured.
   if (options.heartbeat_timeout <= options.check_interval) {
     return usage_error("--heartbeat-timeout " + heartbeat_timeout_text + " must be longer than --check-interval " +
                        check_interval_text + "; raise the timeout or shorten the interval");

@@ -182,9 +182,9 @@ void master::handle_exit(const process_ptr& process, int status) {
 
   if (const auto it = std::find(draining_.begin(), draining_.end(), process); it != draining_.end()) {
     draining_.erase(it);
-    // With --max-requests, the total shows how far past its limit the drain
-    // took the worker.
-    if (process->request_limit != 0) {
+    // For a recycled worker, the total shows how far past its limit the
+    // drain took it.
+    if (process->recycled) {
       return spdlog::info("worker {} pid {} {}; {} answered in all", index, pid, description,
                           common::plural(answered, "request"));
     }

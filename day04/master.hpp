@@ -46,6 +46,7 @@ struct worker_process {
   // the master has not signalled it.
   std::string stop_reason;
   std::uint64_t request_limit = 0;  // recycle after this many requests; 0: never
+  bool recycled = false;            // reached request_limit; its successor is on the way
   boost::asio::posix::stream_descriptor channel;  // the master's end
   boost::asio::steady_timer kill_timer;           // SIGKILL after a signal that went unheeded
   boost::asio::steady_timer ready_timer;          // ready_timeout

@@ -70,6 +70,24 @@ TEST(Recycle, MaxRequestsUnderLoad) {
   expect_band_gone(band, exited_with(0));
 }
 
+// Without jitter the limit is --max-requests itself, and the log says so
+// without mentioning jitter. The total counts the requests of the recycled
+// worker alone.
+TEST(Recycle, LimitWithoutJitterLogged) {
+  auto band = start_day04("least-conn", 1, {"--max-requests", "1"});
+  const pid_t first = wait_until_ready(band, 1).front();
+
+  EXPECT_EQ(worker_pid_of(band.get("/")), first);
+  band.wait_for_line(worker_event("info", 0, first) +
+                     R"(answered 1 request, at least its limit of 1 \(--max-requests 1\); replacing it$)");
+  band.wait_for_line(worker_event("info", 0, first) +
+                     R"(exited with status 0 after reaching its request limit of 1 \(--max-requests 1\); )"
+                     R"(1 request answered in all$)");
+  band.send_signal(SIGTERM);
+  expect_band_gone(band, exited_with(0));
+  EXPECT_EQ(band.count_lines("plus jitter"), 0u);
+}
+
 // The worker dies while the successor its request limit started is still
 // starting: the successor takes the slot, and no other worker is forked.
 TEST(Recycle, SuccessorTakesOverFromDeadWorker) {
