@@ -71,8 +71,12 @@ write_report() {
     echo "## Throughput and latency (wrk)"
     echo
     echo "\`wrk -t1 -c$connections -d${seconds}s --latency\` on \`GET /\`, after an unrecorded 2 s warm-up,"
-    echo "$repeats times in a row; the table gives the run with the median requests per second, and"
-    echo "the range of all runs in brackets. Connection per request adds \`-H \"Connection: close\"\`,"
+    if [ "$repeats" -gt 1 ]; then
+      echo "$repeats times in a row; the table gives the run with the median requests per second, and"
+      echo "the range of all runs in brackets. Connection per request adds \`-H \"Connection: close\"\`,"
+    else
+      echo "once. Connection per request adds \`-H \"Connection: close\"\`,"
+    fi
     echo "so every request opens a new connection. Errors are wrk's socket errors plus non-2xx"
     echo "responses in all runs. Other CPU estimates the share of the machine's CPU time that"
     echo "processes other than the server and the load tools took during the server's runs"
