@@ -7,6 +7,8 @@
 
 #include <spdlog/spdlog.h>
 
+#include <sys/socket.h>
+
 #include <algorithm>
 #include <csignal>
 
@@ -180,9 +182,15 @@ void master::add_slot() {
   if (options_.strategy == balance::reuseport) {
     // A removed slot's socket that is still open sits after the last active
     // one in the reuseport group; a new socket would join behind it, where
-    // the steering program does not reach. Close it first, passing on what
-    // it holds (its draining worker accepts no more).
-    for (auto& retired : retired_listeners_) balancer_.take_queued(retired.first.fd());
+    // the steering program does not reach. Closing the master's copy is not
+    // enough: the draining worker holds one until it handles SIGTERM.
+    // shutdown() takes the socket out of the group for every holder at once.
+    // What is queued on it goes to the other workers first; nothing new has
+    // reached it since the SIGTTOU.
+    for (auto& retired : retired_listeners_) {
+      balancer_.take_queued(retired.first.fd());
+      ::shutdown(retired.first.fd(), SHUT_RD);
+    }
     retired_listeners_.clear();
     add_listener();
   }

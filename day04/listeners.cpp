@@ -53,7 +53,7 @@ void master::steer_to_ready_slots() {
 // classic BPF program picks a socket at random among the first N, one per
 // slot, so that a removed slot's socket gets no new connection while its
 // worker drains. It is the last in the array because SIGTTOU removes the
-// newest slot, and add_slot() closes it before a new socket joins. Without a
+// newest slot, and add_slot() shuts it down before a new socket joins. Without a
 // program the kernel hashes over every socket in the group, the removed one
 // included.
 // NOTE: a SYN that reached the removed socket just before the program

@@ -344,6 +344,11 @@ void demo_server::impl::do_accept() {
       return;
     }
     if (ec == asio::error::operation_aborted || !self->acceptor_.is_open()) return;
+    // A socket that no longer listens: a supervisor shut it down to take it
+    // out of a reuseport group while this worker drains.
+    if (ec == asio::error::invalid_argument) {
+      return spdlog::info("the listening socket was shut down; accepting no more");
+    }
     // EMFILE, ENFILE, ENOBUFS, ENOMEM: the connection stays queued in the
     // kernel, so wait a little and try again.
     spdlog::error("accept failed: {}; retrying in {} ms", ec.message(), accept_retry_delay.count());

@@ -127,6 +127,40 @@ TEST_P(Scale, NotReadyAddedGetsNoConnections) {
   expect_no_failures(report);
 }
 
+// SIGTTIN while the removed worker still holds its reuseport socket: the
+// master takes that socket out of the group before the new one joins, so no
+// new connection waits on a socket that no worker accepts from. SIGSTOP keeps
+// the removed worker from handling SIGTERM and closing its copy.
+TEST(Scale, AddedWhileRemovedHoldsItsSocket) {
+  using namespace std::chrono_literals;
+  auto band = start_day04("reuseport", 3);
+  const auto pids = wait_until_ready(band, 3);
+  const auto removed = band.child(pids[2]);
+  ASSERT_TRUE(send_signal(removed, SIGSTOP));
+
+  band.send_signal(SIGTTOU);
+  band.wait_for_line(worker_event("info", 2, pids[2]) + "draining: removal by SIGTTOU$");
+  band.send_signal(SIGTTIN);
+  const pid_t added = std::stoi(
+      wait_for_nth_line(band, master_line("info") + R"(worker 2 pid (\d+) started \(generation 1\)$)", 2)[1]);
+  band.wait_for_line(worker_event("info", 2, added) + "ready after ");
+  load_options options;
+  options.timeout = 2s;
+  load_generator load(band.endpoint(), options);
+  const bool added_served = poll_until([&] { return load.responses_from(added) >= 200; });
+  const bool load_ran = load.wait_for_responses(load.responses() + responses_per_phase);
+  ASSERT_TRUE(send_signal(removed, SIGCONT));
+  band.wait_for_line(worker_event("info", 2, pids[2]) + "exited with status 0 after removal by SIGTTOU$");
+  const auto report = load.stop();
+
+  EXPECT_TRUE(added_served) << "the added worker served " << load.responses_from(added) << " requests";
+  EXPECT_TRUE(load_ran);
+  expect_no_failures(report);
+  EXPECT_EQ(report.by_worker.count(pids[2]), 0u) << "the removed worker, stopped, answered a request";
+  band.send_signal(SIGTERM);
+  expect_band_gone(band, exited_with(0));
+}
+
 TEST(Scale, KeepsLastWorker) {
   auto band = start_day04("reuseport", 1);
   const auto pids = wait_until_ready(band, 1);
