@@ -44,7 +44,7 @@ master::master(const options& options, worker_function function)
       function_(std::move(function)),
       listener_(common::listener::open(options.listen, {.backlog = options.backlog})),
       signals_(context_, SIGCHLD, SIGTERM, SIGINT),
-      reserved_signals_(context_, SIGHUP, SIGTTIN, SIGTTOU),
+      hangup_signal_(context_, SIGHUP),
       stop_timer_(context_),
       fork_retry_timer_(context_),
       slots_(options.workers == 0 ? online_cpus() : options.workers) {}
@@ -56,10 +56,16 @@ int master::run() {
   // A log reader that goes away (`band | head`, a restarted collector) must
   // not kill the master: writes to it fail with EPIPE instead.
   ::signal(SIGPIPE, SIG_IGN);
+  // Day 04 scales on SIGTTIN and SIGTTOU; until then they are ignored, and
+  // the workers inherit that. Their default action would stop the master.
+  // They are not logged: with `stty tostop`, a background master's every
+  // write to the terminal raises SIGTTOU, and logging it would loop.
+  ::signal(SIGTTIN, SIG_IGN);
+  ::signal(SIGTTOU, SIG_IGN);
   spdlog::info("listening on {}", common::to_string(listener_.local_endpoint()));
   spdlog::info("starting {}", common::plural(slots_.size(), "worker"));
   wait_for_signal();
-  ignore_reserved_signals();
+  ignore_hangups();
   spawn_missing_workers();
   context_.run();
   spdlog::info("all workers stopped; exiting");
@@ -78,16 +84,13 @@ void master::wait_for_signal() {
   });
 }
 
-// NOTE: SIGHUP, SIGTTIN and SIGTTOU are logged and ignored until day 04
-// makes them a rolling reload and scaling. Closing the terminal leaves the
-// band running, and SIGTTIN or SIGTTOU does not stop the master, as their
-// default action would.
-void master::ignore_reserved_signals() {
-  reserved_signals_.async_wait([this](boost::system::error_code ec, int signal_number) {
+// NOTE: SIGHUP is logged and ignored until day 04 makes it a rolling reload,
+// so closing the terminal leaves the band running.
+void master::ignore_hangups() {
+  hangup_signal_.async_wait([this](boost::system::error_code ec, int) {
     if (ec) return;
-    if (signal_number == SIGHUP) spdlog::info("received SIGHUP; ignoring it, as reloads come on day 04");
-    else spdlog::info("received {}; ignoring it, as scaling comes on day 04", common::signal_name(signal_number));
-    ignore_reserved_signals();
+    spdlog::info("received SIGHUP; ignoring it, as reloads come on day 04");
+    ignore_hangups();
   });
 }
 
@@ -162,7 +165,7 @@ bool master::spawn_worker(unsigned slot_index) {
     // Drop the master's signal handlers; the worker installs its own.
     boost::system::error_code ignored;
     signals_.clear(ignored);
-    reserved_signals_.clear(ignored);
+    hangup_signal_.clear(ignored);
     // Die with the master, even when it is killed with SIGKILL. If the master
     // died before prctl() took effect, the parent is already someone else.
     ::prctl(PR_SET_PDEATHSIG, SIGKILL);
@@ -170,9 +173,9 @@ bool master::spawn_worker(unsigned slot_index) {
     // Ctrl-C in a terminal signals the whole process group. The master
     // answers it by stopping the workers, so a worker ignores SIGINT and
     // never dies of it before the master has begun the stop. SIGHUP from a
-    // closed terminal likewise reaches them all, and the master ignores it,
-    // as it does SIGTTIN and SIGTTOU, whose default action stops a process.
-    for (int signal_number : {SIGINT, SIGHUP, SIGTTIN, SIGTTOU}) ::signal(signal_number, SIG_IGN);
+    // closed terminal likewise reaches them all, and the master ignores it.
+    ::signal(SIGINT, SIG_IGN);
+    ::signal(SIGHUP, SIG_IGN);
     common::setup_logging(common::worker_role(slot_index));
     ::sigprocmask(SIG_SETMASK, &previous_mask, nullptr);
     run_worker_process(slot_index, listener_.fd(), function_);

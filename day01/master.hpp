@@ -28,7 +28,7 @@ class master {
   };
 
   void wait_for_signal();
-  void ignore_reserved_signals();
+  void ignore_hangups();
   void handle_sigchld();
   void handle_stop_signal(int signal_number);
 
@@ -44,7 +44,7 @@ class master {
   common::listener listener_;
   boost::asio::io_context context_;
   boost::asio::signal_set signals_;
-  boost::asio::signal_set reserved_signals_;
+  boost::asio::signal_set hangup_signal_;
   boost::asio::steady_timer stop_timer_;
   boost::asio::steady_timer fork_retry_timer_;
   std::vector<slot> slots_;

@@ -42,7 +42,7 @@ class master {
 
   // master.cpp: the supervisor's steps.
   void wait_for_signal();
-  void ignore_reserved_signals();
+  void ignore_hangups();
   void handle_sigchld();
   void handle_stop_signal(int signal_number);
   void reap_children();
@@ -67,7 +67,7 @@ class master {
   slot_table table_;
   boost::asio::io_context context_;
   boost::asio::signal_set signals_;
-  boost::asio::signal_set reserved_signals_;
+  boost::asio::signal_set hangup_signal_;
   boost::asio::steady_timer stop_timer_;
   boost::asio::steady_timer fork_retry_timer_;
   boost::asio::steady_timer health_timer_;

@@ -84,7 +84,7 @@ TEST(Stop, MasterKillLeavesNoOrphans) {
 }
 
 // SIGHUP, SIGTTIN and SIGTTOU get their meaning on day 04; until then the
-// master logs and ignores them, and neither it nor a worker stops.
+// master ignores them (and logs SIGHUP), and neither it nor a worker stops.
 TEST(Stop, ReservedSignalsIgnored) {
   auto band = start_day01({"--workers", "1"});
   expect_reserved_signals_ignored(band);

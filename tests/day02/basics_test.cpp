@@ -47,7 +47,7 @@ TEST(Basics, SigtermExitsCleanly) {
 }
 
 // SIGHUP, SIGTTIN and SIGTTOU get their meaning on day 04; until then the
-// master logs and ignores them, and neither it nor a worker stops.
+// master ignores them (and logs SIGHUP), and neither it nor a worker stops.
 TEST(Basics, ReservedSignalsIgnored) {
   auto band = start_checked_band(1);
   expect_reserved_signals_ignored(band);

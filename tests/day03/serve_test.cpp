@@ -57,8 +57,8 @@ INSTANTIATE_TEST_SUITE_P(Strategies, Serve, ::testing::Values("shared", "reusepo
                          strategy_case_name);
 
 // SIGHUP, SIGTTIN and SIGTTOU get their meaning on day 04; until then the
-// master logs and ignores them, and neither it nor a worker stops. With
-// least-conn, a stopped master would pass on no connection.
+// master ignores them (and logs SIGHUP), and neither it nor a worker stops.
+// With least-conn, a stopped master would pass on no connection.
 TEST(Signals, ReservedForDay04Ignored) {
   auto band = start_day03("least-conn", 1);
   expect_reserved_signals_ignored(band);

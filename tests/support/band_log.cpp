@@ -2,8 +2,6 @@
 
 #include "proc.hpp"
 
-#include <band/common/wait_status.hpp>
-
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
@@ -75,10 +73,11 @@ std::vector<pid_t> started_pids(const child_process& band) {
 void expect_reserved_signals_ignored(const band_process& band) {
   // A worker that answers has set its signal dispositions.
   ASSERT_EQ(band.get("/").result_int(), 200);
-  for (const int signal_number : {SIGHUP, SIGTTIN, SIGTTOU}) {
-    band.send_signal_to_group(signal_number);
-    band.wait_for_line(master_line("info") + "received " + common::signal_name(signal_number) + "; ignoring it, as ");
-  }
+  band.send_signal_to_group(SIGTTIN);
+  band.send_signal_to_group(SIGTTOU);
+  // A master that SIGTTIN or SIGTTOU stopped would never log this.
+  band.send_signal_to_group(SIGHUP);
+  band.wait_for_line(master_line("info") + "received SIGHUP; ignoring it, as reloads come on day 04$");
   const auto master = read_proc_stat(band.pid());
   ASSERT_TRUE(master.has_value());
   EXPECT_NE(master->state, 'T') << "the master is stopped";
