@@ -137,7 +137,14 @@ void master::continue_reload() {
   bool outdated_left = false;
   for (unsigned index = 0; index < slots_.size(); ++index) {
     slot& s = *slots_[index];
-    if (!s.current || s.current->reload_number >= reload_number_) continue;
+    // A slot whose worker died waits out its backoff with no worker; the
+    // one it restarts belongs to this reload, and its ready report comes
+    // back here.
+    if (!s.current) {
+      outdated_left = true;
+      continue;
+    }
+    if (s.current->reload_number >= reload_number_) continue;
     outdated_left = true;
     if (s.successor || in_progress >= options_.reload_batch) continue;
     replace_gracefully(index, "reload " + std::to_string(reload_number_));

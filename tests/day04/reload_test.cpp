@@ -231,6 +231,29 @@ TEST(Reload, StopDuringReloadExitsCleanly) {
   EXPECT_EQ(band.count_lines("reload 1 finished"), 0u);
 }
 
+// A slot whose worker died waits out its backoff with no worker. The reload
+// finishes once the worker it restarts is ready, not while the slot is
+// empty. Five early deaths raise slot 1's backoff to 1.6 s, far longer than
+// slot 0's new worker takes to get ready.
+TEST(Reload, WaitsForSlotInBackoff) {
+  auto band = start_day04("reuseport", 2, {"--min-uptime", "1m", "--demo-ready-delay", "300ms"});
+  wait_until_ready(band, 2);
+  for (unsigned generation = 1; generation <= 5; ++generation) {
+    const pid_t worker = band.wait_for_worker_start(1, generation);
+    ASSERT_TRUE(send_signal(band.child(worker), SIGKILL));
+    band.wait_for_line(worker_event("warning", 1, worker) + "killed by SIGKILL; ");
+  }
+  band.send_signal(SIGHUP);
+  const pid_t restarted = band.wait_for_worker_start(1, 6);
+  band.wait_for_line(master_line("info") + "reload 1 finished: 2 workers serving, all new$");
+
+  const long restarted_ready = first_line_index(band, "worker 1 pid " + std::to_string(restarted) + " ready after ");
+  ASSERT_GE(restarted_ready, 0);
+  EXPECT_GT(first_line_index(band, "reload 1 finished"), restarted_ready);
+  band.send_signal(SIGTERM);
+  expect_band_gone(band, exited_with(0));
+}
+
 // --reload-batch 2: two new workers start at once, and the old ones of
 // their slots drain only once the new ones are ready.
 TEST(Reload, BatchOfTwo) {
