@@ -227,6 +227,7 @@ void master::remove_slot() {
   update_reuseport_steering();
   balancer_.take_queued(socket.fd());
   if (removed->current) retired_listeners_.emplace_back(std::move(socket), removed->current->child.pid());
+  else ::shutdown(socket.fd(), SHUT_RD);  // a draining worker of the slot may hold a copy
 }
 
 }  // namespace band

@@ -10,6 +10,7 @@
 
 #include <sched.h>
 #include <sys/prctl.h>
+#include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -170,8 +171,11 @@ void master::handle_exit(const process_ptr& process, int status) {
   for (auto it = retired_listeners_.begin(); it != retired_listeners_.end(); ++it) {
     if (it->second != pid) continue;
     // The last connections that reached a removed slot's socket go to
-    // the other workers before the socket closes.
+    // the other workers before the socket closes. Another worker of the
+    // slot, still draining, may hold a copy: shutdown() takes the socket out
+    // of the reuseport group all the same.
     balancer_.take_queued(it->first.fd());
+    ::shutdown(it->first.fd(), SHUT_RD);
     retired_listeners_.erase(it);
     break;
   }

@@ -127,12 +127,37 @@ TEST_P(Scale, NotReadyAddedGetsNoConnections) {
   expect_no_failures(report);
 }
 
-// SIGTTIN while the removed worker still holds its reuseport socket: the
-// master takes that socket out of the group before the new one joins, so no
-// new connection waits on a socket that no worker accepts from. SIGSTOP keeps
-// the removed worker from handling SIGTERM and closing its copy.
-TEST(Scale, AddedWhileRemovedHoldsItsSocket) {
+// Sends SIGTTIN after a SIGTTOU that removed slot 2 while `holder`, stopped
+// with SIGSTOP, still holds a copy of the slot's reuseport socket. The
+// master must take that socket out of the group before the new one joins,
+// or a third of new connections wait on a socket that no worker accepts
+// from. Continues `holder` at the end and waits for `holder_exit`.
+void expect_added_slot_serves(const band_process& band, const process_id& holder, const std::string& holder_exit) {
   using namespace std::chrono_literals;
+  const std::string started = master_line("info") + R"(worker 2 pid (\d+) started \(generation \d+\)$)";
+  const std::size_t starts_before = band.count_lines(started);
+  band.send_signal(SIGTTIN);
+  const pid_t added = std::stoi(wait_for_nth_line(band, started, starts_before + 1)[1]);
+  band.wait_for_line(worker_event("info", 2, added) + "ready after ");
+  load_options options;
+  options.timeout = 2s;
+  load_generator load(band.endpoint(), options);
+  const bool added_served = poll_until([&] { return load.responses_from(added) >= 200; });
+  const bool load_ran = load.wait_for_responses(load.responses() + responses_per_phase);
+  ASSERT_TRUE(send_signal(holder, SIGCONT));
+  band.wait_for_line(worker_event("info", 2, holder.pid) + holder_exit);
+  const auto report = load.stop();
+
+  EXPECT_TRUE(added_served) << "the added worker served " << load.responses_from(added) << " requests";
+  EXPECT_TRUE(load_ran);
+  expect_no_failures(report);
+  EXPECT_EQ(report.by_worker.count(holder.pid), 0u) << "the stopped worker answered a request";
+  band.send_signal(SIGTERM);
+  expect_band_gone(band, exited_with(0));
+}
+
+// The removed worker itself holds the socket.
+TEST(Scale, AddedWhileRemovedHoldsItsSocket) {
   auto band = start_day04("reuseport", 3);
   const auto pids = wait_until_ready(band, 3);
   const auto removed = band.child(pids[2]);
@@ -140,25 +165,23 @@ TEST(Scale, AddedWhileRemovedHoldsItsSocket) {
 
   band.send_signal(SIGTTOU);
   band.wait_for_line(worker_event("info", 2, pids[2]) + "draining: removal by SIGTTOU$");
-  band.send_signal(SIGTTIN);
-  const pid_t added = std::stoi(
-      wait_for_nth_line(band, master_line("info") + R"(worker 2 pid (\d+) started \(generation 1\)$)", 2)[1]);
-  band.wait_for_line(worker_event("info", 2, added) + "ready after ");
-  load_options options;
-  options.timeout = 2s;
-  load_generator load(band.endpoint(), options);
-  const bool added_served = poll_until([&] { return load.responses_from(added) >= 200; });
-  const bool load_ran = load.wait_for_responses(load.responses() + responses_per_phase);
-  ASSERT_TRUE(send_signal(removed, SIGCONT));
-  band.wait_for_line(worker_event("info", 2, pids[2]) + "exited with status 0 after removal by SIGTTOU$");
-  const auto report = load.stop();
+  expect_added_slot_serves(band, removed, "exited with status 0 after removal by SIGTTOU$");
+}
 
-  EXPECT_TRUE(added_served) << "the added worker served " << load.responses_from(added) << " requests";
-  EXPECT_TRUE(load_ran);
-  expect_no_failures(report);
-  EXPECT_EQ(report.by_worker.count(pids[2]), 0u) << "the removed worker, stopped, answered a request";
-  band.send_signal(SIGTERM);
-  expect_band_gone(band, exited_with(0));
+// The slot's worker from before a reload, still draining, holds the socket
+// after the removed worker has exited.
+TEST(Scale, AddedWhileOlderWorkerHoldsSocket) {
+  auto band = start_day04("reuseport", 3, {"--reload-batch", "3"});
+  const auto pids = wait_until_ready(band, 3);
+  const auto old_worker = band.child(pids[2]);
+  ASSERT_TRUE(send_signal(old_worker, SIGSTOP));
+  band.send_signal(SIGHUP);
+  band.wait_for_line(master_line("info") + "reload 1 finished: 3 workers serving, all new$");
+  const pid_t new_worker = band.wait_for_worker_start(2, 2);
+
+  band.send_signal(SIGTTOU);
+  band.wait_for_line(worker_event("info", 2, new_worker) + "exited with status 0 after removal by SIGTTOU$");
+  expect_added_slot_serves(band, old_worker, "exited with status 0 after reload 1$");
 }
 
 TEST(Scale, KeepsLastWorker) {
