@@ -137,9 +137,9 @@ void master::continue_reload() {
   bool outdated_left = false;
   for (unsigned index = 0; index < slots_.size(); ++index) {
     slot& s = *slots_[index];
-    // A slot whose worker died waits out its backoff with no worker; the
-    // one it restarts belongs to this reload, and its ready report comes
-    // back here.
+    // A slot whose worker died has no worker during its restart backoff.
+    // The restarted worker belongs to this reload, so its ready report
+    // finishes the slot.
     if (!s.current) {
       outdated_left = true;
       continue;
@@ -190,7 +190,7 @@ void master::add_slot() {
     // A removed slot's socket that is still open sits after the last active
     // one in the reuseport group; a new socket would join behind it, where
     // the steering program does not reach. Closing the master's copy is not
-    // enough: the draining worker holds one until it handles SIGTERM.
+    // enough, because the draining worker keeps its copy until it handles SIGTERM.
     // shutdown() takes the socket out of the group for every holder at once.
     // What is queued on it goes to the other workers first; nothing new has
     // reached it since the SIGTTOU.

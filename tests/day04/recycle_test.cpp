@@ -70,7 +70,7 @@ TEST(Recycle, MaxRequestsUnderLoad) {
   expect_band_gone(band, exited_with(0));
 }
 
-// Without jitter the limit is --max-requests itself, and the log says so
+// Without jitter the limit is --max-requests itself, and the log shows it
 // without mentioning jitter. The total counts the requests of the recycled
 // worker alone.
 TEST(Recycle, LimitWithoutJitterLogged) {

@@ -327,8 +327,8 @@ TEST(Reload, TakenOverSlotCanFail) {
   exit_during_succession(band, old_worker, new_worker);
   band.wait_for_line(master_line("error") + "reload 1 failed: worker 0 pid " + std::to_string(new_worker) +
                      " was not ready within the --ready-timeout of 1s; the serving workers go on$");
-  // A worker restarted before the file is gone misses the timeout too; the
-  // second "ready" line of slot 0 is the first restarted worker to serve.
+  // A worker restarted before the file is gone misses the timeout too. So
+  // the second "ready" line of slot 0 names the first restarted worker to serve.
   not_ready.remove();
   const pid_t restarted =
       std::stoi(wait_for_nth_line(band, master_line("info") + R"(worker 0 pid (\d+) ready after )", 2)[1]);

@@ -128,7 +128,7 @@ TEST_P(Scale, NotReadyAddedGetsNoConnections) {
 }
 
 // Sends SIGTTIN after a SIGTTOU that removed slot 2 while `holder`, stopped
-// with SIGSTOP, still holds a copy of the slot's reuseport socket. The
+// with SIGSTOP, still has the slot's reuseport socket open. The
 // master must take that socket out of the group before the new one joins,
 // or a third of new connections wait on a socket that no worker accepts
 // from. Continues `holder` at the end and waits for `holder_exit`.
@@ -156,7 +156,7 @@ void expect_added_slot_serves(const band_process& band, const process_id& holder
   expect_band_gone(band, exited_with(0));
 }
 
-// The removed worker itself holds the socket.
+// The removed worker itself keeps the socket open.
 TEST(Scale, AddedWhileRemovedHoldsItsSocket) {
   auto band = start_day04("reuseport", 3);
   const auto pids = wait_until_ready(band, 3);
@@ -168,7 +168,7 @@ TEST(Scale, AddedWhileRemovedHoldsItsSocket) {
   expect_added_slot_serves(band, removed, "exited with status 0 after removal by SIGTTOU$");
 }
 
-// The slot's worker from before a reload, still draining, holds the socket
+// The slot's worker from before a reload, still draining, keeps the socket open
 // after the removed worker has exited.
 TEST(Scale, AddedWhileOlderWorkerHoldsSocket) {
   auto band = start_day04("reuseport", 3, {"--reload-batch", "3"});

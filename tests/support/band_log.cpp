@@ -71,7 +71,7 @@ std::vector<pid_t> started_pids(const child_process& band) {
 }
 
 void expect_reserved_signals_ignored(const band_process& band) {
-  // A worker that answers has set its signal dispositions.
+  // A worker that responds has already set its signal dispositions.
   ASSERT_EQ(band.get("/").result_int(), 200);
   band.send_signal_to_group(SIGTTIN);
   band.send_signal_to_group(SIGTTOU);

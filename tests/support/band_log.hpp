@@ -54,7 +54,7 @@ std::vector<pid_t> started_pids(const child_process& band);
 // For days 01 to 03: sends SIGTTIN, SIGTTOU and then SIGHUP to the whole
 // process group, as a stray kill or a closed terminal would, and checks that
 // the master logs the SIGHUP, that it is not stopped, and that a worker
-// still answers. Run the band with one worker, so that a worker stopped by
+// still responds. Run the band with one worker, so that a worker stopped by
 // SIGTTIN's default action makes the request fail.
 void expect_reserved_signals_ignored(const band_process& band);
 
